@@ -1,0 +1,3 @@
+from batch_refunds.cli.main import main
+
+raise SystemExit(main())

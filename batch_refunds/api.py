@@ -1,0 +1,28 @@
+"""The narrow interface the engine uses to talk to Smartpay.
+
+The real implementation is ``batch_refunds.smartpay.client.SmartpayClient``; tests may hand
+the engine an in-memory fake. Pure: no aiohttp here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from batch_refunds.models import CreateRefund, Order, Payment, Refund
+
+
+class SmartpayApi(Protocol):
+    """What the refund engine needs from Smartpay, and nothing more."""
+
+    async def get_order(self, order_id: str, *, expand: bool = True) -> Order: ...
+
+    async def get_payment(self, payment_id: str, *, expand: bool = True) -> Payment: ...
+
+    async def get_refund(self, refund_id: str) -> Refund: ...
+
+    async def create_refund(self, body: CreateRefund, *, idempotency_key: str) -> Refund: ...
+
+    def list_refunds(self, *, page_size: int = 100) -> AsyncIterator[Refund]:
+        """Every refund, newest first, fetching pages lazily."""
+        ...

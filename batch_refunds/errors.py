@@ -1,0 +1,154 @@
+"""The one exception tree of batch_refunds.
+
+Grouped by what the caller can do about it::
+
+    BatchRefundsError
+    ├── ConfigError            misuse: bad secret, bad base URL, bad limit; fix the call
+    ├── InputFileError         the spreadsheet as a whole can't be read (row errors are values,
+    │                          not exceptions: see ``intake``)
+    └── SmartpayError          anything that came from talking to Smartpay
+        ├── ApiRefused         the server said no (4xx); retrying the same request won't help
+        │   ├── BadRequest         400 request.invalid / request.malformed
+        │   ├── Unauthorized       401 (its body has no errorCode)
+        │   ├── Forbidden          403, e.g. amount.insufficient
+        │   ├── NotFound           404 order.not-found / payment.not-found / refund.not-found
+        │   └── IdempotencyMismatch 422: a key was reused with a different body
+        └── ApiUnavailable     we don't know / try later; safe to retry with the same key
+            ├── ConnectionFailed   could not connect, or the connection broke mid-request
+            ├── RequestTimedOut    no complete answer within the timeout
+            ├── Conflict           409: the first request with this key is still in flight
+            ├── RateLimited        429; carries ``retry_after_s`` when the server sent one
+            └── ServerError        5xx
+
+Behaviour is keyed on the HTTP status, never on an invented errorCode. Every error
+carries what a report line needs (status, errorCode, message) and never the secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class BatchRefundsError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(BatchRefundsError):
+    """The tool was called wrongly: a bad secret, URL, limit or option."""
+
+
+class InputFileError(BatchRefundsError):
+    """The input file as a whole cannot be used (unreadable, no header, no id column)."""
+
+    def __init__(self, message: str, *, code: str = "input.file") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class SmartpayError(BatchRefundsError):
+    """Something went wrong talking to Smartpay.
+
+    ``status`` is the HTTP status (``None`` when no response arrived), ``error_code``
+    Smartpay's ``errorCode`` (or ``None``), ``method`` and ``path`` the request that failed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_code: str | None = None,
+        details: Sequence[Any] = (),
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.error_code = error_code
+        self.details = tuple(details)
+        self.method = method
+        self.path = path
+
+    @property
+    def code(self) -> str:
+        """A stable code for reports: Smartpay's errorCode, else ``http.<status>``/the class."""
+        if self.error_code:
+            return self.error_code
+        if self.status is not None:
+            return f"http.{self.status}"
+        return _NO_RESPONSE_CODES.get(type(self).__name__, "network.error")
+
+    def __str__(self) -> str:
+        where = f" ({self.method} {self.path})" if self.method and self.path else ""
+        status = f"{self.status} " if self.status is not None else ""
+        code = f"{self.error_code}: " if self.error_code else ""
+        return f"{status}{code}{self.message}{where}"
+
+
+class ApiRefused(SmartpayError):
+    """The server answered 4xx: it understood and said no. Never retried."""
+
+
+class BadRequest(ApiRefused):
+    """400: the request was invalid or malformed."""
+
+
+class Unauthorized(ApiRefused):
+    """401: the secret key was not accepted."""
+
+
+class Forbidden(ApiRefused):
+    """403: e.g. ``amount.insufficient`` (more than remains, or already fully refunded)."""
+
+
+class NotFound(ApiRefused):
+    """404: the order, payment or refund does not exist (for this key's mode)."""
+
+
+class IdempotencyMismatch(ApiRefused):
+    """422: the idempotency key was already used with a different request body."""
+
+
+class ApiUnavailable(SmartpayError):
+    """No usable answer: the request may or may not have taken effect. Retry with the same key."""
+
+
+class ConnectionFailed(ApiUnavailable):
+    """Could not connect, or the connection broke before a full response arrived."""
+
+
+class RequestTimedOut(ApiUnavailable):
+    """No complete response within the configured timeout."""
+
+
+class Conflict(ApiUnavailable):
+    """409: a request with the same idempotency key is still being processed."""
+
+
+class RateLimited(ApiUnavailable):
+    """429: slow down. ``retry_after_s`` is the server's ``Retry-After``, if it sent one."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after_s = retry_after_s
+
+
+class ServerError(ApiUnavailable):
+    """5xx: the server failed; the request may or may not have taken effect."""
+
+
+_NO_RESPONSE_CODES: Mapping[str, str] = {
+    "ConnectionFailed": "network.connection",
+    "RequestTimedOut": "network.timeout",
+}
+
+REFUSED_BY_STATUS: Mapping[int, type[ApiRefused]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    422: IdempotencyMismatch,
+}
