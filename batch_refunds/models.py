@@ -129,3 +129,77 @@ class CreateRefund:
     description: str | None = None
     line_items: tuple[str, ...] = ()
     metadata: tuple[tuple[str, str], ...] = field(default=())
+
+
+# --- What a run did with each row ---------------------------------------------------------
+
+
+class Status(StrEnum):
+    """The terminal status of one input row in a report."""
+
+    REFUNDED = "refunded"  # this run refunded the whole request
+    ALREADY_REFUNDED = "already_refunded"  # an earlier run, or a refund with this reference, did
+    PLANNED = "planned"  # plan only: this is what run would send
+    INVALID = "invalid"  # input error; nothing sent
+    REJECTED = "rejected"  # the API or a pre-check refused for a reason a retry won't fix
+    FAILED = "failed"  # couldn't be completed (network, 5xx, 429, stopped); re-running is safe
+
+
+@dataclass(frozen=True, slots=True)
+class RowOutcome:
+    """One line of the reconciliation report: what happened to one input data row."""
+
+    row: int
+    status: Status
+    order_id: str | None = None
+    payment_ids: tuple[str, ...] = ()
+    currency: str = CURRENCY
+    requested_amount: Yen | None = None  # None: the row asked for everything that remains
+    refundable_before: Yen | None = None  # None: not known (never fetched, or the row was invalid)
+    refunded_amount: Yen = 0
+    refund_ids: tuple[str, ...] = ()
+    error_code: str | None = None
+    message: str | None = None
+    reference: str | None = None
+    attempts: int = 0  # refund POSTs sent for this row in this run, retries included
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRecord:
+    """One refund created (or confirmed) for a row, for the report's Refunds sheet."""
+
+    refund_id: str
+    row: int
+    order_id: str | None
+    payment_id: str
+    amount: Yen
+    reference: str | None
+    created_at: int  # ms since the epoch, Smartpay's clock
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCounts:
+    """HTTP requests a run made: all of them, the retried ones, the ones answered 429."""
+
+    total: int = 0
+    retried: int = 0
+    rate_limited: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """Everything ``summary.json`` says about a run. Times are ISO-8601 UTC strings."""
+
+    run_id: str
+    mode: str  # "run" or "plan"
+    input_path: str
+    input_sha256: str
+    rows: int
+    counts: tuple[tuple[Status, int], ...]
+    requested_total: Yen
+    refunded_total: Yen
+    started_at: str
+    finished_at: str
+    duration_s: float
+    requests: RequestCounts
+    exit_code: int
