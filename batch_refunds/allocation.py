@@ -36,7 +36,9 @@ def remaining(payment_amount: Yen, refunds: Iterable[Refund]) -> Yen:
     return max(payment_amount - refunded, 0)
 
 
-def allocate(requested: Yen | None, available: Sequence[tuple[str, Yen]]) -> tuple[Part, ...] | Shortfall:
+def allocate(
+    requested: Yen | None, available: Sequence[tuple[str, Yen]]
+) -> tuple[Part, ...] | Shortfall:
     """Split ``requested`` yen (``None``: everything) across payments, in the order given.
 
     Each payment gives all it has left before the next is touched (the order's payments in

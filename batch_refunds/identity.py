@@ -20,6 +20,10 @@ KEY_PREFIX = "br1"
 
 REFERENCE_PREFIX = "br-"
 
+MARKER_KEY = "batch_refunds_row"
+"""Refund metadata key carrying the row identity, so a refund can be traced to exactly one row
+even when several rows share a merchant reference."""
+
 
 def _digest(*parts: str) -> str:
     # A unit separator cannot occur in ids, amounts or spreadsheet cells we accept as references,
@@ -56,6 +60,14 @@ def derived_reference(identity: str) -> str:
     return f"{REFERENCE_PREFIX}{identity[:24]}"
 
 
-def idempotency_key(identity: str, payment_id: str, amount: Yen) -> str:
-    """The ``Idempotency-Key`` for one part of a row's allocation: same part, same key, always."""
-    return f"{KEY_PREFIX}-{_digest('part', identity, payment_id, str(amount))[:40]}"
+def idempotency_key(identity: str, payment_id: str, amount: Yen, generation: int = 0) -> str:
+    """The ``Idempotency-Key`` for one part of a row's allocation: same part, same key, always.
+
+    ``generation`` counts the row's earlier plans that Smartpay refused outright (nothing was
+    refunded by them); a new plan after such a refusal must not be answered with the stored
+    refusal, so it gets new keys. An unanswered request is never re-planned: it is resent with
+    its own key.
+    """
+    return (
+        f"{KEY_PREFIX}-{_digest('part', identity, payment_id, str(amount), str(generation))[:40]}"
+    )

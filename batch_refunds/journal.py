@@ -1,0 +1,414 @@
+"""The journal: a SQLite file that remembers every run, every refund intent and every outcome.
+
+It is what makes a run exactly-once across crashes. The order of writes is the promise:
+
+1. ``record_intents`` commits a row's parts (idempotency key, payment, amount, reference)
+   *before* any refund POST for them is sent;
+2. ``mark_succeeded`` / ``mark_refused`` record what Smartpay answered;
+3. ``complete`` records that a row identity is fully refunded, so no later run sends for it.
+
+An intent left ``pending`` means "sent, answer unknown": the next run must look for the
+refund on Smartpay before it sends again (with the same key). WAL mode with
+``synchronous=FULL`` makes each commit durable before the POST that follows it.
+
+One run at a time per journal: ``JournalLock`` takes an OS file lock beside the database,
+which the OS drops by itself if the process dies, so a ``kill -9`` never leaves it stuck.
+sqlite3 lives here only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from batch_refunds.errors import ConfigError
+from batch_refunds.models import RefundRecord, RowOutcome, RunSummary, Status, Yen
+
+SCHEMA_VERSION = 1
+
+PENDING = "pending"  # committed before sending; Smartpay's answer unknown
+SUCCEEDED = "succeeded"  # a refund exists for it
+REFUSED = "refused"  # Smartpay said no (4xx): nothing was refunded by it
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    mode TEXT NOT NULL,
+    input_path TEXT NOT NULL,
+    input_sha256 TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    exit_code INTEGER,
+    summary_json TEXT,
+    report_dir TEXT
+);
+CREATE TABLE IF NOT EXISTS intents (
+    key TEXT PRIMARY KEY,
+    identity TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    row INTEGER NOT NULL,
+    order_id TEXT,
+    payment_id TEXT NOT NULL,
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    reference TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'succeeded', 'refused')),
+    refund_id TEXT,
+    refund_created_at INTEGER,
+    resolved_run_id TEXT,
+    resolved_row INTEGER,
+    error_code TEXT,
+    message TEXT,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS intents_by_identity ON intents (identity);
+CREATE INDEX IF NOT EXISTS intents_by_payment ON intents (payment_id);
+CREATE TABLE IF NOT EXISTS completions (
+    identity TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    row INTEGER NOT NULL,
+    refunded_amount INTEGER NOT NULL,
+    refund_ids TEXT NOT NULL,
+    completed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS outcomes (
+    run_id TEXT NOT NULL,
+    row INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    order_id TEXT,
+    payment_ids TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    requested_amount INTEGER,
+    refundable_before INTEGER,
+    refunded_amount INTEGER NOT NULL,
+    refund_ids TEXT NOT NULL,
+    error_code TEXT,
+    message TEXT,
+    reference TEXT,
+    attempts INTEGER NOT NULL,
+    PRIMARY KEY (run_id, row)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """One refund the tool decided to create for one part of a row."""
+
+    key: str
+    identity: str
+    generation: int
+    run_id: str
+    row: int
+    order_id: str | None
+    payment_id: str
+    amount: Yen
+    reference: str
+    state: str
+    refund_id: str | None = None
+    refund_created_at: int | None = None
+    resolved_run_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A row identity that is fully refunded: nothing is ever sent for it again."""
+
+    identity: str
+    run_id: str
+    row: int
+    refunded_amount: Yen
+    refund_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A line of ``batch-refunds runs``."""
+
+    run_id: str
+    mode: str
+    input_path: str
+    rows: int
+    started_at: str
+    finished_at: str | None
+    exit_code: int | None
+    counts: dict[str, int]
+    report_dir: str | None
+
+
+class JournalLock:
+    """An exclusive OS lock on ``<journal>.lock``: one active run per journal."""
+
+    def __init__(self, journal_path: Path) -> None:
+        self.path = journal_path.with_name(journal_path.name + ".lock")
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise ConfigError(
+                f"the journal {self.path.with_suffix('')} is in use by {holder}; "
+                "wait for that run to finish (two runs on one journal could race)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> JournalLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _ids(value: Iterable[str]) -> str:
+    return ";".join(value)
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(v for v in value.split(";") if v)
+
+
+class Journal:
+    """Typed access to the journal database. Not thread-safe: one event loop uses it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        version = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if int(version[0]) != SCHEMA_VERSION:
+            raise ConfigError(f"journal {path} has schema {version[0]}, expected {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- runs ---------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        run_id: str,
+        *,
+        mode: str,
+        input_path: str,
+        input_sha256: str,
+        rows: int,
+        started_at: str,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, mode, input_path, input_sha256, rows, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, mode, input_path, input_sha256, rows, started_at),
+            )
+
+    def finish_run(self, summary: RunSummary, report_dir: str | None) -> None:
+        counts = {status.value: n for status, n in summary.counts}
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET finished_at=?, exit_code=?, summary_json=?, report_dir=?"
+                " WHERE run_id=?",
+                (
+                    summary.finished_at,
+                    summary.exit_code,
+                    json.dumps(counts),
+                    report_dir,
+                    summary.run_id,
+                ),
+            )
+
+    def recent_runs(self, limit: int = 20) -> list[RunRecord]:
+        rows = self._db.execute(
+            "SELECT run_id, mode, input_path, rows, started_at, finished_at, exit_code,"
+            " summary_json, report_dir FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        records = []
+        for r in rows:
+            counts = json.loads(r[7]) if r[7] else self._live_counts(r[0])
+            records.append(RunRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], counts, r[8]))
+        return records
+
+    def _live_counts(self, run_id: str) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT status, count(*) FROM outcomes WHERE run_id=? GROUP BY status", (run_id,)
+        ).fetchall()
+        return {status: n for status, n in rows}
+
+    # --- intents ------------------------------------------------------------------------
+
+    def intents_for(self, identity: str) -> list[Intent]:
+        rows = self._db.execute(
+            "SELECT key, identity, generation, run_id, row, order_id, payment_id, amount,"
+            " reference, state, refund_id, refund_created_at, resolved_run_id"
+            " FROM intents WHERE identity=? ORDER BY generation, rowid",
+            (identity,),
+        ).fetchall()
+        return [Intent(*r) for r in rows]
+
+    def succeeded_on_payment(self, payment_id: str) -> Yen:
+        """What this journal knows was refunded from a payment (for when Smartpay won't say)."""
+        row = self._db.execute(
+            "SELECT coalesce(sum(amount), 0) FROM intents WHERE payment_id=? AND state=?",
+            (payment_id, SUCCEEDED),
+        ).fetchone()
+        return int(row[0])
+
+    def record_intents(self, intents: Iterable[Intent]) -> None:
+        """Commit a row's parts before anything is sent for them. Existing keys are kept."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO intents (key, identity, generation, run_id, row, order_id,"
+                " payment_id, amount, reference, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        i.key, i.identity, i.generation, i.run_id, i.row, i.order_id,
+                        i.payment_id, i.amount, i.reference, PENDING,
+                    )
+                    for i in intents
+                ],
+            )  # fmt: skip
+
+    def mark_succeeded(
+        self, key: str, *, refund_id: str, created_at: int, run_id: str, row: int
+    ) -> None:
+        """Record the refund that answers an intent; ``run_id``/``row`` are the current run's."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE intents SET state=?, refund_id=?, refund_created_at=?, resolved_run_id=?,"
+                " resolved_row=?, error_code=NULL, message=NULL WHERE key=?",
+                (SUCCEEDED, refund_id, created_at, run_id, row, key),
+            )
+
+    def mark_refused(self, key: str, *, error_code: str, message: str, run_id: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE intents SET state=?, error_code=?, message=?, resolved_run_id=?"
+                " WHERE key=?",
+                (REFUSED, error_code, message, run_id, key),
+            )
+
+    # --- completions --------------------------------------------------------------------
+
+    def completion(self, identity: str) -> Completion | None:
+        row = self._db.execute(
+            "SELECT identity, run_id, row, refunded_amount, refund_ids FROM completions"
+            " WHERE identity=?",
+            (identity,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Completion(row[0], row[1], row[2], row[3], _split(row[4]))
+
+    def complete(
+        self,
+        identity: str,
+        *,
+        run_id: str,
+        row: int,
+        refunded_amount: Yen,
+        refund_ids: Iterable[str],
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO completions"
+                " (identity, run_id, row, refunded_amount, refund_ids) VALUES (?, ?, ?, ?, ?)",
+                (identity, run_id, row, refunded_amount, _ids(refund_ids)),
+            )
+
+    # --- outcomes -----------------------------------------------------------------------
+
+    def record_outcome(self, run_id: str, outcome: RowOutcome) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO outcomes (run_id, row, status, order_id, payment_ids,"
+                " currency, requested_amount, refundable_before, refunded_amount, refund_ids,"
+                " error_code, message, reference, attempts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id, outcome.row, outcome.status.value, outcome.order_id,
+                    _ids(outcome.payment_ids), outcome.currency, outcome.requested_amount,
+                    outcome.refundable_before, outcome.refunded_amount, _ids(outcome.refund_ids),
+                    outcome.error_code, outcome.message, outcome.reference, outcome.attempts,
+                ),
+            )  # fmt: skip
+
+    def record_outcomes(self, run_id: str, outcomes: Iterable[RowOutcome]) -> None:
+        for outcome in outcomes:
+            self.record_outcome(run_id, outcome)
+
+    def outcomes(self, run_id: str) -> list[RowOutcome]:
+        rows = self._db.execute(
+            "SELECT row, status, order_id, payment_ids, currency, requested_amount,"
+            " refundable_before, refunded_amount, refund_ids, error_code, message, reference,"
+            " attempts FROM outcomes WHERE run_id=? ORDER BY row",
+            (run_id,),
+        ).fetchall()
+        return [
+            RowOutcome(
+                row=r[0], status=Status(r[1]), order_id=r[2], payment_ids=_split(r[3]),
+                currency=r[4], requested_amount=r[5], refundable_before=r[6],
+                refunded_amount=r[7], refund_ids=_split(r[8]), error_code=r[9], message=r[10],
+                reference=r[11], attempts=r[12],
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    def refunds_resolved_in(self, run_id: str) -> list[RefundRecord]:
+        """Refunds this run created or confirmed, for the report's Refunds sheet."""
+        rows = self._db.execute(
+            "SELECT refund_id, resolved_row, order_id, payment_id, amount, reference,"
+            " refund_created_at FROM intents WHERE resolved_run_id=? AND state=?"
+            " ORDER BY resolved_row, rowid",
+            (run_id, SUCCEEDED),
+        ).fetchall()
+        return [RefundRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or 0) for r in rows]
