@@ -1,0 +1,415 @@
+"""The production Smartpay client: asyncio over one ``aiohttp.ClientSession``.
+
+The only module that imports aiohttp. Each request try passes the shared ``Pacer`` (even
+pace, concurrency cap, global slow-down on 429), is retried by the policy in ``retry``,
+reports through an ``EventHook``, and comes back as the frozen models of
+``batch_refunds.models`` or as one of the errors of ``batch_refunds.errors``. aiohttp's own
+exceptions are translated in exactly one place, ``_transport_failure``.
+
+Usage::
+
+    async with SmartpayClient(ClientConfig.from_env()) as client:
+        order = await client.get_order("order_test_…")
+        refund = await client.create_refund(body, idempotency_key=key)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random as _random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+
+from batch_refunds import __version__
+from batch_refunds.errors import (
+    ConnectionFailed,
+    RateLimited,
+    RequestTimedOut,
+    SmartpayError,
+)
+from batch_refunds.models import CreateRefund, Order, Payment, Refund
+from batch_refunds.smartpay import retry, wire
+from batch_refunds.smartpay.config import ClientConfig, mask_secret
+from batch_refunds.smartpay.events import (
+    ClientEvent,
+    EventHook,
+    RequestFinished,
+    RequestRetried,
+    RequestStarted,
+    Throttled,
+    no_event,
+)
+from batch_refunds.smartpay.pacing import Pacer
+
+USER_AGENT = f"batch-refunds/{__version__}"
+REPLAYED_HEADER = "Idempotency-Replayed"
+
+_T = TypeVar("_T")
+_log = logging.getLogger("batch_refunds.smartpay")
+
+# Failures that happen before a byte of the request leaves: safe to retry even without a key.
+_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+_MAX_MESSAGE_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    error: SmartpayError
+    started_at: float
+    request_sent: bool = True
+    retry_after_s: float | None = None
+    cause: BaseException | None = None
+
+
+class SmartpayClient:
+    """Talks to Smartpay for the refund engine; satisfies ``batch_refunds.api.SmartpayApi``.
+
+    ``config`` defaults to ``ClientConfig.from_env()``. ``session``: an existing
+    ``aiohttp.ClientSession`` to use (and leave open); otherwise one is opened on
+    ``async with`` and closed on exit. ``clock``/``sleep``/``random``/``wall_clock`` are
+    injectable so tests control time and jitter (``clock`` is monotonic seconds,
+    ``wall_clock`` epoch seconds, used only for an HTTP-date ``Retry-After``).
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig | None = None,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        hook: EventHook = no_event,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        random: Callable[[], float] = _random.random,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = ClientConfig.from_env() if config is None else config
+        self._session = session
+        self._owns_session = session is None
+        self._hook = hook
+        self._clock = clock
+        self._sleep = sleep
+        self._random = random
+        self._wall_clock = wall_clock
+        self._pacer = Pacer.from_config(self._config, clock=clock, sleep=sleep)
+        self._timeout = aiohttp.ClientTimeout(
+            total=self._config.request_timeout_s,
+            connect=self._config.connect_timeout_s,
+            sock_connect=self._config.connect_timeout_s,
+        )
+        self._headers = {
+            "Authorization": f"Basic {self._config.secret_key}",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"SmartpayClient(base_url={self._config.base_url!r}, "
+            f"secret_key={mask_secret(self._config.secret_key)!r})"
+        )
+
+    @property
+    def config(self) -> ClientConfig:
+        return self._config
+
+    @property
+    def pacer(self) -> Pacer:
+        """The shared pace and concurrency gate (its current rate is worth showing a user)."""
+        return self._pacer
+
+    async def __aenter__(self) -> SmartpayClient:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._config.max_in_flight),
+                timeout=self._timeout,
+            )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the session if this client opened it."""
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # --- the operations the engine uses ----------------------------------------------------
+
+    async def get_order(self, order_id: str, *, expand: bool = True) -> Order:
+        """``GET /orders/{id}``; with ``expand`` the payments come back as objects."""
+        path = f"/orders/{_segment('order_id', order_id)}"
+        data = await self._request("GET", path, params={"expand": _expand(expand)})
+        return _parse(wire.parse_order, data, "GET", path)
+
+    async def get_payment(self, payment_id: str, *, expand: bool = True) -> Payment:
+        """``GET /payments/{id}``."""
+        path = f"/payments/{_segment('payment_id', payment_id)}"
+        data = await self._request("GET", path, params={"expand": _expand(expand)})
+        return _parse(wire.parse_payment, data, "GET", path)
+
+    async def get_refund(self, refund_id: str) -> Refund:
+        """``GET /refunds/{id}``."""
+        path = f"/refunds/{_segment('refund_id', refund_id)}"
+        data = await self._request("GET", path)
+        return _parse(wire.parse_refund, data, "GET", path)
+
+    async def create_refund(self, body: CreateRefund, *, idempotency_key: str) -> Refund:
+        """``POST /refunds`` under ``idempotency_key``, the same on every retry of this call.
+
+        The caller owns the key: to be safe across a crash it must derive the same key for
+        the same refund next time (within Smartpay's 6-hour window).
+        """
+        if not idempotency_key or not idempotency_key.isprintable() or len(idempotency_key) > 255:
+            raise ValueError("idempotency_key: must be 1–255 printable characters")
+        data = await self._request(
+            "POST", "/refunds", body=wire.refund_body(body), idempotency_key=idempotency_key
+        )
+        return _parse(wire.parse_refund, data, "POST", "/refunds")
+
+    async def list_refunds(self, *, page_size: int = 100) -> AsyncIterator[Refund]:
+        """Every refund, newest first, one ``GET /refunds`` page at a time as it is consumed."""
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise ValueError(f"page_size: must be a whole number ≥ 1, got {page_size!r}")
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            params = {"maxResults": str(page_size)}
+            if token is not None:
+                params["pageToken"] = token
+            data = await self._request("GET", "/refunds", params=params)
+            refunds, token = _parse(wire.parse_refund_page, data, "GET", "/refunds")
+            for refund in refunds:
+                yield refund
+            if token is None:
+                return
+            if token in seen:  # a server bug must not turn into an endless loop
+                raise SmartpayError(
+                    "the refund list repeated a page token", method="GET", path="/refunds"
+                )
+            seen.add(token)
+
+    # --- one request, with retries --------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        config = self._config
+        replay_safe = method == "GET" or idempotency_key is not None
+        first_started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = await self._try_once(method, path, params, body, idempotency_key, attempt)
+            if isinstance(outcome, _Answer):
+                return outcome.data
+            error = outcome.error
+            delay_s = retry.retry_delay_s(
+                attempt,
+                retry_after_s=outcome.retry_after_s,
+                retry_after_cap_s=config.retry_after_cap_s,
+                base_s=config.backoff_base_s,
+                cap_s=config.backoff_cap_s,
+                random=self._random,
+            )
+            if isinstance(error, RateLimited):
+                # Slow everyone down, whether or not this particular request is retried.
+                self._pacer.rate_limited(pause_s=delay_s, started_at=outcome.started_at)
+                self._emit(
+                    Throttled(method, path, self._clock(), delay_s, self._pacer.rate_per_second)
+                )
+            retryable = retry.is_retryable(
+                error, replay_safe=replay_safe, request_sent=outcome.request_sent
+            )
+            if not retryable or not retry.within_budget(
+                attempt=attempt,
+                max_attempts=config.max_attempts,
+                elapsed_s=self._clock() - first_started,
+                delay_s=delay_s,
+                max_retry_time_s=config.max_retry_time_s,
+            ):
+                raise error from outcome.cause
+            self._emit(RequestRetried(method, path, attempt, self._clock(), delay_s, error.code))
+            await self._sleep(delay_s)
+
+    async def _try_once(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: Mapping[str, Any] | None,
+        idempotency_key: str | None,
+        attempt: int,
+    ) -> _Answer | _Failure:
+        session = self._require_session()
+        headers = dict(self._headers)
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        async with self._pacer.slot() as started_at:
+            self._emit(RequestStarted(method, path, attempt, started_at))
+            try:
+                async with session.request(
+                    method,
+                    self._config.base_url + path,
+                    params=params,
+                    json=body,
+                    headers=headers,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                ) as response:
+                    raw = await response.read()
+                    status = response.status
+                    response_headers = response.headers
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                failure = self._transport_failure(exc, method, path, started_at)
+                self._finished(method, path, attempt, started_at, None, failure.error.code)
+                return failure
+        replayed = response_headers.get(REPLAYED_HEADER, "").strip().lower() == "true"
+        if 200 <= status <= 299:
+            self._pacer.good_response()
+            self._finished(method, path, attempt, started_at, status, None, replayed)
+            try:
+                return _Answer(json.loads(raw))
+            except ValueError as exc:
+                error = SmartpayError(
+                    "the response is not JSON", status=status, method=method, path=path
+                )
+                return _Failure(error, started_at, cause=exc)
+        if status != 429 and status < 500:
+            self._pacer.good_response()
+        failure = self._http_failure(status, raw, response_headers, method, path, started_at)
+        self._finished(method, path, attempt, started_at, status, failure.error.code, replayed)
+        return failure
+
+    def _transport_failure(
+        self, exc: BaseException, method: str, path: str, started_at: float
+    ) -> _Failure:
+        """The one place aiohttp's (and asyncio's) exceptions become ours."""
+        sent = not isinstance(exc, _NOT_SENT)
+        detail = self._scrub(str(exc) or type(exc).__name__)
+        error: SmartpayError
+        if isinstance(exc, TimeoutError):
+            phase = "connecting" if not sent else "waiting for the response"
+            error = RequestTimedOut(f"timed out {phase}: {detail}", method=method, path=path)
+        else:
+            error = ConnectionFailed(detail, method=method, path=path)
+        return _Failure(error, started_at, request_sent=sent, cause=exc)
+
+    def _http_failure(
+        self,
+        status: int,
+        raw: bytes,
+        headers: Mapping[str, str],
+        method: str,
+        path: str,
+        started_at: float,
+    ) -> _Failure:
+        try:
+            data: Any = json.loads(raw)
+        except ValueError:
+            data = None
+        error_code, message, details = wire.parse_error_body(data)
+        if message is None:
+            if status == 401:
+                message = "the secret key was not accepted"
+            else:
+                text = raw.decode("utf-8", "replace").strip()
+                message = text[:_MAX_MESSAGE_CHARS] or f"HTTP {status}"
+        retry_after_s = retry.parse_retry_after(
+            headers.get("Retry-After"), now_epoch_s=self._server_now(headers)
+        )
+        error = retry.error_for_status(
+            status,
+            self._scrub(message),
+            error_code=error_code,
+            details=details,
+            method=method,
+            path=path,
+            retry_after_s=retry_after_s,
+        )
+        return _Failure(error, started_at, retry_after_s=retry_after_s)
+
+    # --- small helpers ----------------------------------------------------------------------
+
+    def _require_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("SmartpayClient is not open: use `async with SmartpayClient(...)`")
+        return self._session
+
+    def _server_now(self, headers: Mapping[str, str]) -> float:
+        # An HTTP-date Retry-After is relative to the server's clock, which its Date header
+        # gives; our own clock may be skewed by minutes.
+        date = headers.get("Date")
+        if date:
+            try:
+                return parsedate_to_datetime(date).timestamp()
+            except (TypeError, ValueError):
+                pass
+        return self._wall_clock()
+
+    def _scrub(self, text: str) -> str:
+        """Belt and braces: no text we build may carry the key, even if a server echoes it."""
+        return text.replace(self._config.secret_key, mask_secret(self._config.secret_key))
+
+    def _finished(
+        self,
+        method: str,
+        path: str,
+        attempt: int,
+        started_at: float,
+        status: int | None,
+        error_code: str | None,
+        replayed: bool = False,
+    ) -> None:
+        now = self._clock()
+        self._emit(
+            RequestFinished(
+                method, path, attempt, now, now - started_at, status, error_code, replayed
+            )
+        )
+
+    def _emit(self, event: ClientEvent) -> None:
+        # A broken progress bar must not turn a refund that happened into an error.
+        try:
+            self._hook(event)
+        except Exception:
+            _log.exception("event hook failed on %s", type(event).__name__)
+
+
+def _segment(name: str, value: str) -> str:
+    # Ids come from spreadsheets; quoting keeps "../refunds" from becoming another route.
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name}: must be a non-empty string")
+    return quote(value.strip(), safe="")
+
+
+def _expand(expand: bool) -> str:
+    return "all" if expand else "no"
+
+
+def _parse(parse: Callable[[object], _T], data: object, method: str, path: str) -> _T:
+    try:
+        return parse(data)
+    except wire.WireError as exc:
+        raise SmartpayError(
+            f"unexpected response: {exc}", status=200, method=method, path=path
+        ) from exc

@@ -1,0 +1,196 @@
+"""How the Smartpay client connects, paces and retries: one frozen value, validated up front.
+
+Every limit carries its unit in its name. A bad value fails at construction with the field
+name in the message (``errors.ConfigError``), before any request is made. The secret key is
+masked in ``repr`` and never quoted in an error message.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from batch_refunds.errors import ConfigError
+
+ENV_SECRET_KEY = "SMARTPAY_SECRET_KEY"
+ENV_API_PREFIX = "SMARTPAY_API_PREFIX"  # the name the official SDKs honour
+
+SECRET_KEY_PATTERN = re.compile(r"^sk_(test|live)_[0-9a-zA-Z]+$")
+
+DEFAULT_BASE_URL = "https://api.smartpay.co/v1"
+# Smartpay publishes no rate limit; these are deliberately gentle and every one is configurable.
+DEFAULT_RATE_PER_SECOND = 10.0
+DEFAULT_MAX_IN_FLIGHT = 4
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
+DEFAULT_REQUEST_TIMEOUT_S = 30.0
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_MAX_RETRY_TIME_S = 60.0
+DEFAULT_BACKOFF_BASE_S = 0.5
+DEFAULT_BACKOFF_CAP_S = 8.0
+DEFAULT_RETRY_AFTER_CAP_S = 60.0
+DEFAULT_MIN_RATE_PER_SECOND = 0.5
+DEFAULT_RATE_DECREASE_FACTOR = 0.5
+DEFAULT_RATE_INCREASE_PER_SECOND = 1.0
+DEFAULT_GOOD_RESPONSES_PER_INCREASE = 10
+
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def mask_secret(secret: str) -> str:
+    """What may be shown of a key: its mode prefix only (``sk_test_***``)."""
+    match = re.match(r"^(sk_(?:test|live)_)", secret)
+    return f"{match.group(1)}***" if match else "***"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class ClientConfig:
+    """Everything the client needs to know; see the ``DEFAULT_*`` constants for defaults.
+
+    Pacing: requests start at most ``rate_per_second`` apart, evenly, with at most
+    ``max_in_flight`` open at once. A 429 multiplies the pace by ``rate_decrease_factor``
+    (never below ``min_rate_per_second``); every ``good_responses_per_increase`` good answers
+    add ``rate_increase_per_second`` back, up to ``rate_per_second``.
+
+    Retries: at most ``max_attempts`` tries and ``max_retry_time_s`` seconds per call, with
+    full-jitter backoff between ``backoff_base_s`` and ``backoff_cap_s``; a ``Retry-After``
+    is honoured up to ``retry_after_cap_s``.
+    """
+
+    secret_key: str
+    base_url: str = DEFAULT_BASE_URL
+    rate_per_second: float = DEFAULT_RATE_PER_SECOND
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    max_retry_time_s: float = DEFAULT_MAX_RETRY_TIME_S
+    backoff_base_s: float = DEFAULT_BACKOFF_BASE_S
+    backoff_cap_s: float = DEFAULT_BACKOFF_CAP_S
+    retry_after_cap_s: float = DEFAULT_RETRY_AFTER_CAP_S
+    min_rate_per_second: float = DEFAULT_MIN_RATE_PER_SECOND
+    rate_decrease_factor: float = DEFAULT_RATE_DECREASE_FACTOR
+    rate_increase_per_second: float = DEFAULT_RATE_INCREASE_PER_SECOND
+    good_responses_per_increase: int = DEFAULT_GOOD_RESPONSES_PER_INCREASE
+
+    def __post_init__(self) -> None:
+        _check_secret(self.secret_key)
+        object.__setattr__(self, "base_url", _check_base_url(self.base_url, self.secret_key))
+        _positive("rate_per_second", self.rate_per_second)
+        _int_at_least("max_in_flight", self.max_in_flight, 1)
+        _positive("connect_timeout_s", self.connect_timeout_s)
+        _positive("request_timeout_s", self.request_timeout_s)
+        _int_at_least("max_attempts", self.max_attempts, 1)
+        _not_negative("max_retry_time_s", self.max_retry_time_s)
+        _positive("backoff_base_s", self.backoff_base_s)
+        _positive("backoff_cap_s", self.backoff_cap_s)
+        if self.backoff_cap_s < self.backoff_base_s:
+            raise ConfigError(
+                f"backoff_cap_s: must be at least backoff_base_s ({self.backoff_base_s}), "
+                f"got {self.backoff_cap_s}"
+            )
+        _not_negative("retry_after_cap_s", self.retry_after_cap_s)
+        _positive("min_rate_per_second", self.min_rate_per_second)
+        if self.min_rate_per_second > self.rate_per_second:
+            raise ConfigError(
+                f"min_rate_per_second: must not exceed rate_per_second ({self.rate_per_second}), "
+                f"got {self.min_rate_per_second}"
+            )
+        _number("rate_decrease_factor", self.rate_decrease_factor)
+        if not 0 < self.rate_decrease_factor < 1:
+            raise ConfigError(
+                f"rate_decrease_factor: must be between 0 and 1 (exclusive), "
+                f"got {self.rate_decrease_factor}"
+            )
+        _positive("rate_increase_per_second", self.rate_increase_per_second)
+        _int_at_least("good_responses_per_increase", self.good_responses_per_increase, 1)
+
+    @property
+    def live(self) -> bool:
+        """True for a ``sk_live_`` key: real money moves."""
+        return self.secret_key.startswith("sk_live_")
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={mask_secret(self.secret_key)!r}"
+            if f.name == "secret_key"
+            else f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+        )
+        return f"ClientConfig({shown})"
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        secret_key: str | None = None,
+        base_url: str | None = None,
+        **overrides: Any,
+    ) -> ClientConfig:
+        """Build from ``SMARTPAY_SECRET_KEY`` / ``SMARTPAY_API_PREFIX``; arguments win over both.
+
+        Surrounding whitespace is stripped from values read from the environment, since a key
+        pasted into a shell or ``.env`` file often carries a stray newline.
+        """
+        env = os.environ if environ is None else environ
+        if secret_key is None:
+            secret_key = env.get(ENV_SECRET_KEY, "").strip()
+            if not secret_key:
+                raise ConfigError(f"secret_key: not given and {ENV_SECRET_KEY} is not set")
+        if base_url is None:
+            base_url = env.get(ENV_API_PREFIX, "").strip() or DEFAULT_BASE_URL
+        return cls(secret_key=secret_key, base_url=base_url, **overrides)
+
+    def with_changes(self, **changes: Any) -> ClientConfig:
+        """A copy with some fields replaced, validated again."""
+        return replace(self, **changes)
+
+
+def _check_secret(secret: object) -> None:
+    # The message never quotes the value: a near-miss is still mostly the real secret.
+    if not isinstance(secret, str) or not SECRET_KEY_PATTERN.match(secret):
+        raise ConfigError(
+            "secret_key: not a Smartpay secret key (expected sk_test_… or sk_live_… "
+            "followed by letters and digits)"
+        )
+
+
+def _check_base_url(url: object, secret: str) -> str:
+    if not isinstance(url, str):
+        raise ConfigError(f"base_url: must be a string, got {type(url).__name__}")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"base_url: must be an http(s) URL like {DEFAULT_BASE_URL}, got {url!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"base_url: must not carry a query or fragment, got {url!r}")
+    # A live key sent in clear text to anything but this machine would leak it on the wire.
+    live = secret.startswith("sk_live_")
+    if live and parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        raise ConfigError(f"base_url: a live key needs https (or a loopback host), got {url!r}")
+    return url.strip().rstrip("/")
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{name}: must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _positive(name: str, value: object) -> None:
+    if _number(name, value) <= 0:
+        raise ConfigError(f"{name}: must be greater than 0, got {value!r}")
+
+
+def _not_negative(name: str, value: object) -> None:
+    if _number(name, value) < 0:
+        raise ConfigError(f"{name}: must be 0 or more, got {value!r}")
+
+
+def _int_at_least(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name}: must be a whole number ≥ {minimum}, got {value!r}")
