@@ -117,6 +117,8 @@ class Intent:
     refund_id: str | None = None
     refund_created_at: int | None = None
     resolved_run_id: str | None = None
+    error_code: str | None = None
+    message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,19 +291,22 @@ class Journal:
     def intents_for(self, identity: str) -> list[Intent]:
         rows = self._db.execute(
             "SELECT key, identity, generation, run_id, row, order_id, payment_id, amount,"
-            " reference, state, refund_id, refund_created_at, resolved_run_id"
+            " reference, state, refund_id, refund_created_at, resolved_run_id, error_code, message"
             " FROM intents WHERE identity=? ORDER BY generation, rowid",
             (identity,),
         ).fetchall()
         return [Intent(*r) for r in rows]
 
-    def succeeded_on_payment(self, payment_id: str) -> Yen:
-        """What this journal knows was refunded from a payment (for when Smartpay won't say)."""
-        row = self._db.execute(
-            "SELECT coalesce(sum(amount), 0) FROM intents WHERE payment_id=? AND state=?",
+    def refunds_on_payment(self, payment_id: str) -> dict[str, Yen]:
+        """Refund id → amount of what this journal knows was refunded from a payment.
+
+        Used when Smartpay does not list a payment's refunds.
+        """
+        rows = self._db.execute(
+            "SELECT refund_id, amount FROM intents WHERE payment_id=? AND state=?",
             (payment_id, SUCCEEDED),
-        ).fetchone()
-        return int(row[0])
+        ).fetchall()
+        return {refund_id: amount for refund_id, amount in rows}
 
     def record_intents(self, intents: Iterable[Intent]) -> None:
         """Commit a row's parts before anything is sent for them. Existing keys are kept."""
