@@ -1,0 +1,258 @@
+"""Bytes on disk → rows of cells, plus what was detected on the way.
+
+Text files go through the ``csv`` module, Excel workbooks through ``python-calamine``; the
+measurements behind both choices are in ``bench/bench_intake.py``. Every failure of a foreign
+reader is translated into ``InputFileError`` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from pathlib import Path
+
+from batch_refunds.errors import ConfigError, InputFileError
+from batch_refunds.intake.columns import HEADER_SEARCH_ROWS, count_known, find_header
+
+Cell = str | int | float | bool | date | time | timedelta | None
+"""What a cell holds: always ``str`` from text files, typed values from Excel."""
+Row = Sequence[Cell]
+
+TEXT_SUFFIXES = frozenset({".csv", ".txt", ".tsv"})
+EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
+DELIMITERS = (",", ";", "\t")
+
+_ZIP_MAGIC = b"PK\x03\x04"  # xlsx, xlsm, ods
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # xls
+_SCAN_CHUNK = 1 << 20
+_SNIFF_LINES = HEADER_SEARCH_ROWS + 5
+
+
+@dataclass(slots=True)
+class Table:
+    """A sheet or text file, positioned just below its header row.
+
+    ``rows`` yields ``(row number as a person sees it, cells)`` and can be consumed once.
+    """
+
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    sheet: str | None
+    sheet_names: tuple[str, ...]
+    header_row: int
+    header: Row
+    rows: Iterator[tuple[int, Row]]
+
+
+def read_table(path: Path, *, sheet: str | None = None, encoding: str | None = None) -> Table:
+    """Open ``path`` and find its header; raise ``InputFileError`` if that is impossible."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file.", code="input.not_found") from None
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot be opened ({exc.strerror}).") from None
+    suffix = path.suffix.lower()
+    if head.startswith((_ZIP_MAGIC, _OLE_MAGIC)) or (suffix in EXCEL_SUFFIXES and not head):
+        return _read_excel(path, sheet)
+    if suffix in EXCEL_SUFFIXES:
+        raise InputFileError(
+            f"{path}: the name says Excel, but the content is not a workbook.",
+            code="input.unreadable",
+        )
+    if sheet is not None:
+        raise ConfigError("--sheet applies to Excel workbooks only, not to text files.")
+    return _read_text(path, head, encoding, prefer_tab=suffix == ".tsv")
+
+
+# --- text -------------------------------------------------------------------------------
+
+
+def _read_text(path: Path, head: bytes, encoding: str | None, *, prefer_tab: bool) -> Table:
+    if not head.strip():
+        with path.open("rb") as f:
+            if not f.read(_SCAN_CHUNK).strip():
+                raise InputFileError(f"{path}: the file is empty.", code="input.empty")
+    codec = _choose_encoding(path, head, encoding)
+    with _open_text(path, codec) as f:
+        sample = list(itertools.islice(f, _SNIFF_LINES))
+    delimiter, header_index = _sniff(sample, prefer_tab=prefer_tab)
+    return Table(
+        format="tsv" if delimiter == "\t" else "csv",
+        encoding=codec,
+        delimiter=delimiter,
+        sheet=None,
+        sheet_names=(),
+        header_row=header_index + 1,
+        header=_header_cells(sample, delimiter, header_index),
+        rows=_text_rows(path, codec, delimiter, header_index),
+    )
+
+
+def _choose_encoding(path: Path, head: bytes, override: str | None) -> str:
+    if override is not None:
+        try:
+            codec = codecs.lookup(override).name
+        except LookupError:
+            raise ConfigError(f"--encoding: unknown encoding {override!r}.") from None
+        if not _decodes(path, codec):
+            raise InputFileError(
+                f"{path}: not readable as {override}; check --encoding.", code="input.encoding"
+            )
+        return codec
+    if head.startswith(codecs.BOM_UTF8):
+        codec = "utf-8-sig"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        codec = "utf-16"
+    else:
+        # Japanese Excel saves "CSV" as CP932. Not shift_jis: that codec rejects ① and the
+        # other NEC/IBM extensions CP932 has and Windows users type every day.
+        for codec in ("utf-8", "cp932"):
+            if _decodes(path, codec):
+                return codec
+        raise InputFileError(
+            f"{path}: the text is neither UTF-8 nor CP932 (Shift-JIS); "
+            "save it as CSV UTF-8 or pass --encoding.",
+            code="input.encoding",
+        )
+    if not _decodes(path, codec):
+        raise InputFileError(f"{path}: the text is not valid {codec}.", code="input.encoding")
+    return codec
+
+
+def _decodes(path: Path, codec: str) -> bool:
+    """Decode the whole file in chunks, keeping nothing, so the choice never fails half-way."""
+    decoder = codecs.getincrementaldecoder(codec)(errors="strict")
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(_SCAN_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except (UnicodeDecodeError, UnicodeError):
+        return False
+    return True
+
+
+def _open_text(path: Path, codec: str) -> io.TextIOWrapper:
+    # newline="" hands "\r\n" and quoted line breaks to the csv module untouched.
+    return path.open("r", encoding=codec, newline="")
+
+
+def _sniff(sample: list[str], *, prefer_tab: bool) -> tuple[str, int]:
+    """Pick the delimiter under which a header row names the most known columns."""
+    order = ("\t", ",", ";") if prefer_tab else DELIMITERS
+    best: tuple[int, int, str] | None = None  # (known columns, -preference, delimiter)
+    for preference, delimiter in enumerate(order):
+        rows = _parse_sample(sample, delimiter)
+        index = find_header(rows)
+        if index is None:
+            continue
+        known, _ = count_known(rows[index])
+        candidate = (known, -preference, delimiter)
+        if best is None or candidate > best:
+            best = candidate
+    if best is None:
+        raise InputFileError(
+            f"No header row in the first {HEADER_SEARCH_ROWS} lines: expected column names "
+            'such as "order_id" and "amount" (or 注文ID and 返金額).',
+            code="input.no_header",
+        )
+    delimiter = best[2]
+    index = find_header(_parse_sample(sample, delimiter))
+    assert index is not None
+    return delimiter, index
+
+
+def _parse_sample(sample: list[str], delimiter: str) -> list[list[str]]:
+    try:
+        return list(itertools.islice(csv.reader(sample, delimiter=delimiter), HEADER_SEARCH_ROWS))
+    except csv.Error:
+        return []
+
+
+def _header_cells(sample: list[str], delimiter: str, index: int) -> list[str]:
+    return _parse_sample(sample, delimiter)[index]
+
+
+def _text_rows(
+    path: Path, codec: str, delimiter: str, header_index: int
+) -> Iterator[tuple[int, Row]]:
+    with _open_text(path, codec) as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        try:
+            # Row numbers count records, as Excel shows them; they match an editor's line
+            # numbers unless a quoted cell spans several lines.
+            for number, cells in enumerate(reader, start=1):
+                if number > header_index + 1:
+                    yield number, cells
+        except csv.Error as exc:
+            raise InputFileError(
+                f"{path}: line {reader.line_num} cannot be read as CSV ({exc}).",
+                code="input.unreadable",
+            ) from None
+
+
+# --- Excel ------------------------------------------------------------------------------
+
+
+def _read_excel(path: Path, sheet: str | None) -> Table:
+    grid, name, names = _load_sheet(path, sheet)
+    index = find_header(grid)
+    if index is None:
+        raise InputFileError(
+            f'Sheet "{name}": no header row in the first {HEADER_SEARCH_ROWS} rows; expected '
+            'column names such as "order_id" and "amount" (or 注文ID and 返金額).',
+            code="input.no_header",
+        )
+    suffix = path.suffix.lower().lstrip(".")
+    return Table(
+        format=suffix if f".{suffix}" in EXCEL_SUFFIXES else "xlsx",
+        encoding=None,
+        delimiter=None,
+        sheet=name,
+        sheet_names=names,
+        header_row=index + 1,
+        header=grid[index],
+        # The grid starts at A1 (skip_empty_area=False), so list index + 1 is the sheet row.
+        rows=((i + 1, grid[i]) for i in range(index + 1, len(grid))),
+    )
+
+
+def _load_sheet(path: Path, sheet: str | None) -> tuple[Sequence[Row], str, tuple[str, ...]]:
+    import python_calamine
+
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        names = tuple(book.sheet_names)
+        if sheet is not None and sheet not in names:
+            listed = ", ".join(f'"{n}"' for n in names)
+            raise InputFileError(
+                f'No sheet named "{sheet}"; the workbook has {listed}.', code="input.sheet"
+            )
+        if not names:
+            raise InputFileError(f"{path}: the workbook has no sheets.", code="input.empty")
+        name = sheet if sheet is not None else names[0]
+        grid: Sequence[Row] = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except InputFileError:
+        raise
+    except (python_calamine.CalamineError, OSError, ValueError) as exc:
+        raise InputFileError(
+            f"{path}: cannot be read as a workbook ({exc}).", code="input.unreadable"
+        ) from None
+    except BaseException as exc:
+        # A malformed file can make the Rust reader panic, surfacing as pyo3's PanicException,
+        # which derives from BaseException; anything else (KeyboardInterrupt) passes through.
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise InputFileError(
+            f"{path}: cannot be read as a workbook (the file is damaged).",
+            code="input.unreadable",
+        ) from None
+    return grid, name, names
