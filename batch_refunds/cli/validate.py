@@ -1,0 +1,158 @@
+"""``batch-refunds validate``: check a spreadsheet and say what would be refunded. No network."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import unicodedata
+from pathlib import Path
+from typing import Any, TextIO
+
+from batch_refunds.errors import ConfigError, InputFileError
+from batch_refunds.intake import LoadResult, load_requests
+from batch_refunds.money import format_yen
+
+EXIT_VALID = 0
+EXIT_INVALID = 1
+EXIT_UNREADABLE = 2
+
+ERRORS_SHOWN = 20
+INVALID_ROWS_FILE = "invalid_rows.csv"
+
+_ENCODINGS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with BOM",
+    "utf-16": 'UTF-16 ("Unicode text")',
+    "cp932": "CP932 (Shift-JIS, Japanese Excel)",
+}
+_DELIMITERS = {",": "comma-separated", ";": "semicolon-separated", "\t": "tab-separated"}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="check a refund spreadsheet without sending anything",
+        description="Check a CSV/Excel refund file and report what it asks for. "
+        "Exit 0: every row is valid; 1: some rows are invalid; 2: the file can't be used.",
+    )
+    parser.add_argument("input", metavar="INPUT", type=Path, help="CSV, TSV, XLSX, XLS or ODS")
+    parser.add_argument("--sheet", help="Excel sheet to read (default: the first)")
+    parser.add_argument("--encoding", help="text encoding, overriding detection (e.g. cp932)")
+    parser.add_argument(
+        "--out", metavar="DIR", type=Path, help=f"write every row error to DIR/{INVALID_ROWS_FILE}"
+    )
+    parser.add_argument(
+        "--allow-duplicate-rows",
+        action="store_true",
+        help="treat identical rows as separate, intended refunds",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = load_requests(
+            args.input,
+            sheet=args.sheet,
+            encoding=args.encoding,
+            allow_duplicate_rows=args.allow_duplicate_rows,
+        )
+    except (InputFileError, ConfigError) as exc:
+        print(f"Cannot use {args.input}: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    print_summary(result, args.input, sys.stdout)
+    if args.out is not None:
+        written = write_invalid_rows(result, args.out)
+        print(f"\nEvery row error was written to {written}")
+    return EXIT_INVALID if result.errors else EXIT_VALID
+
+
+def print_summary(result: LoadResult, path: Path, out: TextIO) -> None:
+    """The human report: what was detected, the counts, and the first errors."""
+    d = result.detected
+    p = out.write
+    p(f"Checked {path} (nothing was sent to Smartpay)\n\n")
+    if d.encoding is not None:
+        delimiter = _DELIMITERS.get(d.delimiter or "", repr(d.delimiter))
+        encoding = _ENCODINGS.get(d.encoding, d.encoding)
+        p(f"  Format       {d.format.upper()}, {encoding}, {delimiter}\n")
+    else:
+        p(f'  Format       {d.format.upper()}, sheet "{d.sheet}"\n')
+    p(f"  Header       row {d.header_row}\n")
+    width = max(_width(_quoted(header)) for header, _ in d.columns) + 1
+    for i, (header, name) in enumerate(d.columns):
+        label = "Columns" if i == 0 else ""
+        p(f"  {label:<12} {_pad(_quoted(header), width)} → {name}\n")
+    invalid = len(result.invalid_rows)
+    p("\n")
+    p(f"  Rows below the header   {result.total_rows:>9,}\n")
+    p(f"    valid                 {len(result.requests):>9,}\n")
+    p(f"    invalid               {invalid:>9,}\n")
+    p(f"    blank (skipped)       {result.skipped_blank_rows:>9,}\n")
+    p(f"  Full refunds (blank amount)  {result.full_refund_count:>4,}\n")
+    p(f"  Amount requested        {format_yen(result.requested_yen):>9}")
+    if result.full_refund_count:
+        rows = _plural(result.full_refund_count, "full-refund row")
+        p(f", plus everything that remains for the {rows}")
+    p("\n")
+    for warning in result.warnings:
+        p(f"\nNote: {warning}\n")
+    if result.errors:
+        _print_errors(result, out)
+    if not result.total_rows - result.skipped_blank_rows:
+        p("\nNo refund rows below the header.\n")
+    elif not result.errors:
+        p(f"\nAll {len(result.requests):,} rows are valid.\n")
+    else:
+        ready = len(result.requests)
+        p(f"\n{_plural(invalid, 'row')} to fix; {ready:,} ready.\n")
+
+
+def _print_errors(result: LoadResult, out: TextIO) -> None:
+    shown = result.errors[:ERRORS_SHOWN]
+    more = len(result.errors) - len(shown)
+    out.write(f"\nErrors ({len(shown)} of {len(result.errors):,}")
+    out.write("; --out DIR writes them all to a CSV)\n" if more else ")\n")
+    col_w = max(_width(e.column or "") for e in shown) + 2
+    val_w = min(max(_width(_quoted(e.value)) for e in shown), 24) + 2
+    row_w = len(f"row {max(e.row for e in shown)}") + 2
+    for e in shown:
+        out.write(
+            f"  {_pad(f'row {e.row}', row_w)}{_pad(e.column or '', col_w)}"
+            f"{_pad(_clip(_quoted(e.value), 24), val_w)}{e.message}\n"
+        )
+
+
+def write_invalid_rows(result: LoadResult, directory: Path) -> Path:
+    """Write ``invalid_rows.csv`` (row, column, value, code, message) into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / INVALID_ROWS_FILE
+    # UTF-8 with BOM so Excel shows Japanese values correctly when the file is double-clicked.
+    with target.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(("row", "column", "value", "code", "message"))
+        for e in result.errors:
+            writer.writerow((e.row, e.column or "", e.value, e.code, e.message))
+    return target
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _quoted(value: str) -> str:
+    return f'"{value}"'
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if _width(text) <= limit else text[: limit - 2] + '…"'
+
+
+def _width(text: str) -> int:
+    """Terminal columns: Japanese full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(width - _width(text), 1)
