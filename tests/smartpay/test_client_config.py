@@ -1,0 +1,127 @@
+"""ClientConfig: defaults, validation with the field name, the masked secret, from_env."""
+
+from __future__ import annotations
+
+import pytest
+from client_fakes import SECRET
+
+from batch_refunds.errors import ConfigError
+from batch_refunds.smartpay.config import DEFAULT_BASE_URL, ClientConfig
+
+
+def test_defaults_are_valid_and_point_at_smartpay() -> None:
+    """A config built from a key alone is valid and targets the public API in test mode."""
+    config = ClientConfig(SECRET)
+    assert config.base_url == DEFAULT_BASE_URL
+    assert config.live is False
+
+
+def test_repr_masks_the_secret() -> None:
+    """repr() shows only the key's mode prefix, never the key."""
+    text = repr(ClientConfig(SECRET))
+    assert SECRET not in text
+    assert "sk_test_***" in text
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "pk_test_abc", "sk_test_", "sk_prod_abc123", "sk_test_abc-123", " sk_test_abc", 42],
+)
+def test_bad_secret_is_refused_without_quoting_it(bad: object) -> None:
+    """A key not matching ^sk_(test|live)_[0-9a-zA-Z]+$ is a ConfigError that doesn't echo it."""
+    with pytest.raises(ConfigError, match=r"^secret_key: ") as caught:
+        ClientConfig(bad)  # type: ignore[arg-type]
+    if isinstance(bad, str) and len(bad.strip()) > len("sk_test_"):
+        assert bad.strip() not in str(caught.value)
+
+
+def test_near_miss_secret_is_not_echoed() -> None:
+    """A real key with a typo is still mostly the secret, so the message must not contain it."""
+    with pytest.raises(ConfigError) as caught:
+        ClientConfig(SECRET + "!")
+    assert SECRET not in str(caught.value)
+    assert SECRET not in repr(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("rate_per_second", 0),
+        ("rate_per_second", float("inf")),
+        ("rate_per_second", "10"),
+        ("max_in_flight", 0),
+        ("max_in_flight", 2.5),
+        ("max_in_flight", True),
+        ("connect_timeout_s", 0),
+        ("request_timeout_s", -1),
+        ("max_attempts", 0),
+        ("max_retry_time_s", -0.1),
+        ("backoff_base_s", 0),
+        ("backoff_cap_s", 0.1),  # below the default base of 0.5
+        ("retry_after_cap_s", -1),
+        ("min_rate_per_second", 0),
+        ("min_rate_per_second", 11.0),  # above the default rate of 10
+        ("rate_decrease_factor", 1.0),
+        ("rate_decrease_factor", 0),
+        ("rate_increase_per_second", 0),
+        ("good_responses_per_increase", 0),
+        ("base_url", "ftp://api.smartpay.co/v1"),
+        ("base_url", "api.smartpay.co/v1"),
+        ("base_url", "https://api.smartpay.co/v1?x=1"),
+    ],
+)
+def test_each_bad_setting_names_its_field(field: str, value: object) -> None:
+    """Every invalid setting fails at construction with a message starting with its name."""
+    with pytest.raises(ConfigError, match=rf"^{field}: "):
+        ClientConfig(SECRET, **{field: value})  # type: ignore[arg-type]
+
+
+def test_live_key_refuses_plain_http_to_a_remote_host() -> None:
+    """A live key over http is allowed only to a loopback host, where the wire is this machine."""
+    live = "sk_live_Abc123"
+    with pytest.raises(ConfigError, match=r"^base_url: a live key needs https"):
+        ClientConfig(live, base_url="http://api.example.com/v1")
+    assert ClientConfig(live, base_url="http://127.0.0.1:8080/v1").live is True
+    assert ClientConfig("sk_test_abc", base_url="http://sandbox.internal/v1")
+
+
+def test_base_url_trailing_slash_is_dropped() -> None:
+    """Paths are appended to base_url, so a trailing slash would double up."""
+    assert ClientConfig(SECRET, base_url="http://127.0.0.1:9/v1/").base_url == (
+        "http://127.0.0.1:9/v1"
+    )
+
+
+def test_from_env_reads_both_variables_and_strips_them() -> None:
+    """SMARTPAY_SECRET_KEY and SMARTPAY_API_PREFIX are read, stray whitespace removed."""
+    env = {"SMARTPAY_SECRET_KEY": f" {SECRET}\n", "SMARTPAY_API_PREFIX": "http://127.0.0.1:1/v1"}
+    config = ClientConfig.from_env(env, max_in_flight=2)
+    assert config.secret_key == SECRET
+    assert config.base_url == "http://127.0.0.1:1/v1"
+    assert config.max_in_flight == 2
+
+
+def test_from_env_arguments_win_over_the_environment() -> None:
+    """An explicit secret or base URL overrides the environment's."""
+    env = {"SMARTPAY_SECRET_KEY": "sk_test_fromenv", "SMARTPAY_API_PREFIX": "http://a.test/v1"}
+    config = ClientConfig.from_env(env, secret_key=SECRET, base_url="http://b.test/v1")
+    assert (config.secret_key, config.base_url) == (SECRET, "http://b.test/v1")
+
+
+def test_from_env_without_prefix_uses_the_public_api() -> None:
+    """No SMARTPAY_API_PREFIX means https://api.smartpay.co/v1."""
+    assert ClientConfig.from_env({"SMARTPAY_SECRET_KEY": SECRET}).base_url == DEFAULT_BASE_URL
+
+
+def test_from_env_without_a_key_says_which_variable() -> None:
+    """A missing key is a ConfigError naming SMARTPAY_SECRET_KEY."""
+    with pytest.raises(ConfigError, match="SMARTPAY_SECRET_KEY"):
+        ClientConfig.from_env({})
+
+
+def test_with_changes_validates_again() -> None:
+    """A copy with changed fields is checked like a new config."""
+    config = ClientConfig(SECRET)
+    assert config.with_changes(max_attempts=2).max_attempts == 2
+    with pytest.raises(ConfigError, match=r"^max_attempts: "):
+        config.with_changes(max_attempts=0)
