@@ -1,0 +1,278 @@
+"""One refund run from file to report, with no user interface in it.
+
+Load and validate the spreadsheet, plan against Smartpay, apply the guardrails, ask the
+caller's ``confirm`` callback, execute exactly once, and write the reconciliation report
+from the journal. The CLI (and later a browser console) supplies the API client, the
+confirmation and the progress hooks, and turns a ``RunResult`` into output and an exit code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from batch_refunds.api import SmartpayApi
+from batch_refunds.engine import Action, Engine, OutcomeHook, Plan
+from batch_refunds.intake import load_requests
+from batch_refunds.intake.load import LoadResult
+from batch_refunds.journal import Journal
+from batch_refunds.models import RequestCounts, RowError, RowOutcome, RunSummary, Status, Yen
+from batch_refunds.report import ReportPaths, RunReport, write_report
+
+EXIT_OK = 0
+EXIT_ROWS_NOT_DONE = 1
+EXIT_NOT_STARTED = 2
+EXIT_INTERRUPTED = 130
+
+_DONE = {Status.REFUNDED, Status.ALREADY_REFUNDED, Status.PLANNED}
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """What to run, and the guardrails. ``mode`` is ``"run"`` or ``"plan"`` (GETs only)."""
+
+    input_path: Path
+    out_dir: Path
+    mode: str = "run"
+    sheet: str | None = None
+    encoding: str | None = None
+    allow_duplicate_rows: bool = False
+    strict: bool = False
+    max_amount: Yen | None = None
+    max_total: Yen | None = None
+    concurrency: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class PlanTotals:
+    """What the confirmation shows before anything is sent."""
+
+    rows: int
+    rows_to_send: int
+    total_to_send: Yen
+    invalid_rows: int
+    rejected_rows: int
+    already_refunded_rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    summary: RunSummary
+    report: ReportPaths
+    outcomes: tuple[RowOutcome, ...]
+    loaded: LoadResult
+    guard: str | None = None  # why nothing was sent, when a guardrail stopped the run
+    interrupted: bool = False
+
+
+@dataclass
+class RunHooks:
+    """How the caller follows and steers a run. All optional."""
+
+    confirm: Callable[[PlanTotals], Awaitable[bool]] | None = None
+    on_loaded: Callable[[LoadResult], None] | None = None
+    on_planned: Callable[[PlanTotals], None] | None = None
+    on_outcome: OutcomeHook | None = None
+    request_counts: Callable[[], RequestCounts] = field(default=lambda: RequestCounts())
+
+
+def new_run_id(now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def invalid_outcomes(errors: tuple[RowError, ...]) -> list[RowOutcome]:
+    """One ``invalid`` line per bad row, every error of the row in its message."""
+    by_row: dict[int, list[RowError]] = {}
+    for error in errors:
+        by_row.setdefault(error.row, []).append(error)
+    return [
+        RowOutcome(
+            row=row,
+            status=Status.INVALID,
+            error_code=errs[0].code,
+            message="; ".join(e.message for e in errs),
+        )
+        for row, errs in sorted(by_row.items())
+    ]
+
+
+def plan_totals(plan: Plan, invalid_rows: int) -> PlanTotals:
+    actions = [p.action for p in plan.rows]
+    return PlanTotals(
+        rows=len(plan.rows) + invalid_rows,
+        rows_to_send=plan.rows_to_send,
+        total_to_send=plan.total_to_send,
+        invalid_rows=invalid_rows,
+        rejected_rows=actions.count(Action.REJECT),
+        already_refunded_rows=actions.count(Action.DONE),
+    )
+
+
+async def run_batch(
+    options: RunOptions,
+    *,
+    api: SmartpayApi,
+    journal: Journal,
+    engine_factory: Callable[[str], Engine] | None = None,
+    hooks: RunHooks | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    monotonic: Callable[[], float] = time.monotonic,
+) -> RunResult:
+    """Do one run (or plan) end to end. Raises only for a file that can't be read at all
+    (``InputFileError``) or misuse (``ConfigError``): then nothing was started."""
+    hooks = hooks or RunHooks()
+    loaded = load_requests(
+        options.input_path,
+        sheet=options.sheet,
+        encoding=options.encoding,
+        allow_duplicate_rows=options.allow_duplicate_rows,
+    )
+    if hooks.on_loaded is not None:
+        hooks.on_loaded(loaded)
+    started, started_mono = now(), monotonic()
+    run_id = new_run_id(started)
+    invalid = invalid_outcomes(loaded.errors)
+    journal.start_run(
+        run_id,
+        mode=options.mode,
+        input_path=str(options.input_path),
+        input_sha256=_sha256(options.input_path),
+        rows=len(loaded.requests) + len(invalid),
+        started_at=_iso(started),
+    )
+    journal.record_outcomes(run_id, invalid)
+    engine = (engine_factory or _default_engine(api, journal, options))(run_id)
+    engine.on_outcome = hooks.on_outcome
+
+    guard: str | None = None
+    plan = await engine.plan(loaded.requests)
+    totals = plan_totals(plan, len(invalid))
+    if hooks.on_planned is not None:
+        hooks.on_planned(totals)
+
+    if options.mode == "plan":
+        outcomes = [engine.planned_outcome(p) for p in plan.rows]
+    else:
+        guard = _guardrail(options, totals)
+        confirm = hooks.confirm
+        wants_confirm = totals.rows_to_send > 0 and not engine.stop.is_set()
+        if guard is None and wants_confirm and confirm is not None and not await confirm(totals):
+            guard = "run.not-confirmed: nothing was sent, as asked"
+        if guard is None:
+            outcomes = await engine.execute(plan)
+        else:
+            outcomes = [_held_back(engine.planned_outcome(p), guard) for p in plan.rows]
+    if options.mode == "plan" or guard is not None:
+        journal.record_outcomes(run_id, outcomes)
+
+    finished = now()
+    interrupted = engine.stop.is_set()
+    all_outcomes = journal.outcomes(run_id)
+    summary = _summary(
+        options, run_id, loaded, all_outcomes, hooks.request_counts(),
+        started=started, finished=finished, duration_s=monotonic() - started_mono,
+        exit_code=_exit_code(all_outcomes, guard=guard, interrupted=interrupted),
+    )  # fmt: skip
+    report = RunReport(
+        summary=summary,
+        rows=tuple(all_outcomes),
+        refunds=tuple(journal.refunds_resolved_in(run_id)),
+    )
+    paths = write_report(report, options.out_dir)
+    journal.finish_run(summary, str(options.out_dir))
+    return RunResult(summary, paths, tuple(all_outcomes), loaded, guard, interrupted)
+
+
+def _default_engine(
+    api: SmartpayApi, journal: Journal, options: RunOptions
+) -> Callable[[str], Engine]:
+    def build(run_id: str) -> Engine:
+        return Engine(
+            api=api, journal=journal, run_id=run_id,
+            concurrency=options.concurrency, max_amount=options.max_amount,
+        )  # fmt: skip
+
+    return build
+
+
+def _guardrail(options: RunOptions, totals: PlanTotals) -> str | None:
+    if options.strict and totals.invalid_rows:
+        return f"guard.strict: {totals.invalid_rows} invalid row(s) and --strict: nothing was sent"
+    if options.max_total is not None and totals.total_to_send > options.max_total:
+        return (
+            f"guard.max-total: the plan refunds {totals.total_to_send} yen, above --max-total "
+            f"{options.max_total}: nothing was sent"
+        )
+    return None
+
+
+def _held_back(outcome: RowOutcome, guard: str) -> RowOutcome:
+    """A row a guardrail kept from being sent: ``failed``, safe to run again."""
+    if outcome.status is not Status.PLANNED:
+        return outcome
+    code, _, message = guard.partition(": ")
+    return replace(outcome, status=Status.FAILED, error_code=code, message=message)
+
+
+def _exit_code(outcomes: list[RowOutcome], *, guard: str | None, interrupted: bool) -> int:
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if guard is not None:
+        return EXIT_NOT_STARTED
+    if all(o.status in _DONE for o in outcomes):
+        return EXIT_OK
+    return EXIT_ROWS_NOT_DONE
+
+
+def _summary(
+    options: RunOptions,
+    run_id: str,
+    loaded: LoadResult,
+    outcomes: list[RowOutcome],
+    requests: RequestCounts,
+    *,
+    started: datetime,
+    finished: datetime,
+    duration_s: float,
+    exit_code: int,
+) -> RunSummary:
+    counts = {status: 0 for status in Status}
+    for o in outcomes:
+        counts[o.status] += 1
+    requested = sum(
+        o.requested_amount if o.requested_amount is not None else (o.refundable_before or 0)
+        for o in outcomes
+        if o.status is not Status.INVALID
+    )
+    return RunSummary(
+        run_id=run_id,
+        mode=options.mode,
+        input_path=str(options.input_path),
+        input_sha256=_sha256(options.input_path),
+        rows=len(outcomes),
+        counts=tuple(counts.items()),
+        requested_total=requested,
+        refunded_total=sum(o.refunded_amount for o in outcomes if o.status is Status.REFUNDED),
+        started_at=_iso(started),
+        finished_at=_iso(finished),
+        duration_s=round(duration_s, 3),
+        requests=requests,
+        exit_code=exit_code,
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

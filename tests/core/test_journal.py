@@ -1,0 +1,96 @@
+"""The SQLite journal: intents before sending, completions, outcomes, the run lock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from batch_refunds.errors import ConfigError
+from batch_refunds.journal import PENDING, REFUSED, SUCCEEDED, Intent, Journal, JournalLock
+from batch_refunds.models import RowOutcome, Status
+
+
+def intent(key: str, *, payment: str = "payment_test_1", amount: int = 500) -> Intent:
+    return Intent(
+        key=key, identity="id-1", generation=0, run_id="run-1", row=2, order_id="order_test_1",
+        payment_id=payment, amount=amount, reference="RET-1", state=PENDING,
+    )  # fmt: skip
+
+
+def test_intents_survive_reopening_and_keep_their_state(tmp_path: Path) -> None:
+    """A committed intent is on disk: a new connection (a new process) sees it pending."""
+    path = tmp_path / "j.sqlite3"
+    with Journal(path) as journal:
+        journal.record_intents([intent("k1"), intent("k2", payment="payment_test_2")])
+        journal.mark_succeeded("k1", refund_id="refund_test_1", created_at=5, run_id="r2", row=7)
+    with Journal(path) as journal:
+        states = {i.key: (i.state, i.refund_id) for i in journal.intents_for("id-1")}
+    assert states == {"k1": (SUCCEEDED, "refund_test_1"), "k2": (PENDING, None)}
+
+
+def test_recording_an_intent_twice_keeps_the_first(tmp_path: Path) -> None:
+    """Re-recording a key never resets an answered intent back to pending."""
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        journal.record_intents([intent("k1")])
+        journal.mark_refused("k1", error_code="amount.insufficient", message="no", run_id="r")
+        journal.record_intents([intent("k1")])
+        (only,) = journal.intents_for("id-1")
+    assert (only.state, only.error_code) == (REFUSED, "amount.insufficient")
+
+
+def test_refunds_on_payment_lists_only_succeeded(tmp_path: Path) -> None:
+    """What the journal knows was refunded from a payment excludes pending and refused parts."""
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        journal.record_intents([intent("k1", amount=300), intent("k2", amount=200)])
+        journal.mark_succeeded("k1", refund_id="refund_test_9", created_at=1, run_id="r", row=2)
+        assert journal.refunds_on_payment("payment_test_1") == {"refund_test_9": 300}
+
+
+def test_completion_round_trips(tmp_path: Path) -> None:
+    """A completed identity remembers its amount and refund ids."""
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        assert journal.completion("id-1") is None
+        journal.complete("id-1", run_id="r", row=3, refunded_amount=900, refund_ids=["a", "b"])
+        done = journal.completion("id-1")
+    assert done is not None
+    assert (done.refunded_amount, done.refund_ids, done.row) == (900, ("a", "b"), 3)
+
+
+def test_outcomes_come_back_in_row_order(tmp_path: Path) -> None:
+    """Outcomes are stored per run and read back ordered by row, lists intact."""
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        journal.record_outcome("r", RowOutcome(row=5, status=Status.FAILED, refund_ids=("x",)))
+        journal.record_outcome(
+            "r", RowOutcome(row=2, status=Status.REFUNDED, payment_ids=("p1", "p2"), attempts=2)
+        )
+        got = journal.outcomes("r")
+    assert [(o.row, o.status) for o in got] == [(2, Status.REFUNDED), (5, Status.FAILED)]
+    assert got[0].payment_ids == ("p1", "p2")
+    assert got[1].refund_ids == ("x",)
+
+
+def test_lock_refuses_a_second_holder(tmp_path: Path) -> None:
+    """While one run holds the journal, a second one is refused with a clear message."""
+    path = tmp_path / "j.sqlite3"
+    with JournalLock(path), pytest.raises(ConfigError, match="in use by pid"):
+        JournalLock(path).acquire()
+
+
+def test_lock_dies_with_its_process(tmp_path: Path) -> None:
+    """A holder killed with SIGKILL leaves no stale lock behind."""
+    path = tmp_path / "j.sqlite3"
+    code = (
+        "import sys, os, signal; from pathlib import Path;"
+        "from batch_refunds.journal import JournalLock;"
+        f"JournalLock(Path({str(path)!r})).acquire(); print('held', flush=True);"
+        "os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.strip() == "held"
+    assert proc.returncode == -9
+    lock = JournalLock(path)
+    lock.acquire()
+    lock.release()
