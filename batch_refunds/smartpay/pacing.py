@@ -155,7 +155,7 @@ class Pacer:
         now = self._clock()
         self._throttler.hold_until(now + pause_s)
         self._good_in_a_row = 0
-        if started_at >= self._last_decrease_at:
+        if started_at > self._last_decrease_at:
             slower = max(self._min_rate, self.rate_per_second * self._decrease_factor)
             self._throttler.rate_per_second = slower
             self._last_decrease_at = now
