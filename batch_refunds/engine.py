@@ -170,10 +170,14 @@ class Engine:
         groups: dict[str, list[RowPlan]] = {}
         for p in plans:
             groups.setdefault(_group_key(p.request), []).append(p)
-        await self._for_each_group(list(groups.values()), self._plan_group)
-        if self.on_planned is not None:
-            for p in plans:
-                self.on_planned(self.planned_outcome(p))
+
+        async def plan_and_tell(group: list[RowPlan]) -> None:
+            await self._plan_group(group)
+            if self.on_planned is not None:
+                for p in group:
+                    self.on_planned(self.planned_outcome(p))
+
+        await self._for_each_group(list(groups.values()), plan_and_tell)
         return Plan(tuple(plans))
 
     async def _plan_group(self, group: list[RowPlan]) -> None:

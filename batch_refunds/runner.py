@@ -8,6 +8,7 @@ confirmation and the progress hooks, and turns a ``RunResult`` into output and a
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -77,6 +78,7 @@ class RunHooks:
     confirm: Callable[[PlanTotals], Awaitable[bool]] | None = None
     on_loaded: Callable[[LoadResult], None] | None = None
     on_planned: Callable[[PlanTotals], None] | None = None
+    on_row_planned: OutcomeHook | None = None
     on_outcome: OutcomeHook | None = None
     request_counts: Callable[[], RequestCounts] = field(default=lambda: RequestCounts())
 
@@ -118,8 +120,8 @@ async def run_batch(
     *,
     api: SmartpayApi,
     journal: Journal,
-    engine_factory: Callable[[str], Engine] | None = None,
     hooks: RunHooks | None = None,
+    stop: asyncio.Event | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     monotonic: Callable[[], float] = time.monotonic,
 ) -> RunResult:
@@ -146,8 +148,16 @@ async def run_batch(
         started_at=_iso(started),
     )
     journal.record_outcomes(run_id, invalid)
-    engine = (engine_factory or _default_engine(api, journal, options))(run_id)
-    engine.on_outcome = hooks.on_outcome
+    engine = Engine(
+        api=api,
+        journal=journal,
+        run_id=run_id,
+        concurrency=options.concurrency,
+        max_amount=options.max_amount,
+        stop=stop or asyncio.Event(),
+        on_planned=hooks.on_row_planned,
+        on_outcome=hooks.on_outcome,
+    )
 
     guard: str | None = None
     plan = await engine.plan(loaded.requests)
@@ -186,18 +196,6 @@ async def run_batch(
     paths = write_report(report, options.out_dir)
     journal.finish_run(summary, str(options.out_dir))
     return RunResult(summary, paths, tuple(all_outcomes), loaded, guard, interrupted)
-
-
-def _default_engine(
-    api: SmartpayApi, journal: Journal, options: RunOptions
-) -> Callable[[str], Engine]:
-    def build(run_id: str) -> Engine:
-        return Engine(
-            api=api, journal=journal, run_id=run_id,
-            concurrency=options.concurrency, max_amount=options.max_amount,
-        )  # fmt: skip
-
-    return build
 
 
 def _guardrail(options: RunOptions, totals: PlanTotals) -> str | None:
@@ -244,8 +242,12 @@ def _summary(
     counts = {status: 0 for status in Status}
     for o in outcomes:
         counts[o.status] += 1
+    # A blank amount asks for whatever remained: what the plan found, or, for a row an
+    # earlier run finished (no GET needed this time), what that run refunded.
     requested = sum(
-        o.requested_amount if o.requested_amount is not None else (o.refundable_before or 0)
+        o.requested_amount
+        if o.requested_amount is not None
+        else (o.refundable_before if o.refundable_before is not None else o.refunded_amount)
         for o in outcomes
         if o.status is not Status.INVALID
     )

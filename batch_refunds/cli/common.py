@@ -1,0 +1,123 @@
+"""Pieces several commands share: the secret, the client settings, input options, yen output."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from batch_refunds.errors import ConfigError
+from batch_refunds.smartpay.config import ENV_API_PREFIX, ENV_SECRET_KEY, ClientConfig
+
+DEFAULT_JOURNAL = Path("reports/journal.sqlite3")
+DEFAULT_RATE = 10.0
+DEFAULT_CONCURRENCY = 8
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def yen_amount(text: str) -> int:
+    """A guardrail amount in whole yen: ``50000``, ``50,000`` or ``¥50,000``."""
+    cleaned = text.replace(",", "").replace("¥", "").replace("_", "").strip()
+    if not cleaned.isdigit() or int(cleaned) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of yen, got {text!r}")
+    return int(cleaned)
+
+
+def add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", type=Path, help="the returns spreadsheet (.csv/.tsv/.txt/.xlsx)")
+    parser.add_argument("--sheet", help="Excel sheet name (default: the first)")
+    parser.add_argument("--encoding", help="text encoding of a CSV (default: detected)")
+    parser.add_argument(
+        "--allow-duplicate-rows",
+        action="store_true",
+        help="treat identical rows as separate refunds instead of rejecting the repeats",
+    )
+
+
+def add_api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--api-prefix",
+        metavar="URL",
+        help=f"Smartpay API base URL (default: ${ENV_API_PREFIX}, else the live API)",
+    )
+    parser.add_argument(
+        "--secret-file",
+        type=Path,
+        metavar="PATH",
+        help=f"read the secret key from this file instead of ${ENV_SECRET_KEY}",
+    )
+    parser.add_argument(
+        "--rate",
+        type=positive_float,
+        default=DEFAULT_RATE,
+        metavar="N",
+        help=f"requests per second, paced evenly (default {DEFAULT_RATE:g})",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"orders worked on at once and requests in flight (default {DEFAULT_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--journal",
+        type=Path,
+        default=DEFAULT_JOURNAL,
+        metavar="PATH",
+        help=f"the SQLite journal that makes runs exactly-once (default {DEFAULT_JOURNAL})",
+    )
+
+
+def read_secret(secret_file: Path | None) -> str:
+    """The secret from ``--secret-file`` or the environment; never from a flag value."""
+    if secret_file is not None:
+        try:
+            secret = secret_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"--secret-file: cannot read {secret_file}: {exc.strerror}") from None
+        if not secret:
+            raise ConfigError(f"--secret-file: {secret_file} is empty")
+        return secret
+    secret = os.environ.get(ENV_SECRET_KEY, "").strip()
+    if not secret:
+        raise ConfigError(f"set {ENV_SECRET_KEY} (or pass --secret-file) to talk to Smartpay")
+    return secret
+
+
+def client_config(args: argparse.Namespace) -> ClientConfig:
+    return ClientConfig.from_env(
+        secret_key=read_secret(args.secret_file),
+        base_url=args.api_prefix,
+        rate_per_second=args.rate,
+        max_in_flight=args.concurrency,
+    )
+
+
+def yen(amount: int) -> str:
+    return f"¥{amount:,}"
+
+
+def error(message: str, stream: TextIO | None = None) -> None:
+    print(f"batch-refunds: {message}", file=stream or sys.stderr)
