@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
+from typing import Any, TypeVar
+
+import aiohttp
 
 from batch_refunds.smartpay.events import ClientEvent
+
+_E = TypeVar("_E", bound=ClientEvent)
 
 SECRET = "sk_test_Zq8pW3nX5vR7tY2uK9mB4cL6"
 BASE = "https://api.smartpay.test/v1"
@@ -35,5 +41,15 @@ class Recorder:
     def __call__(self, event: ClientEvent) -> None:
         self.events.append(event)
 
-    def of(self, kind: type[ClientEvent]) -> list[ClientEvent]:
+    def of(self, kind: type[_E]) -> list[_E]:
         return [e for e in self.events if isinstance(e, kind)]
+
+
+class CompatResponse(aiohttp.ClientResponse):
+    """aioresponses 0.7.9 builds responses without the ``stream_writer`` that aiohttp 3.14
+    requires (pnuckowski/aioresponses#289, open); a finished upload's writer only needs
+    ``output_size``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
+        super().__init__(*args, **kwargs)

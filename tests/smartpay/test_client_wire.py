@@ -102,6 +102,7 @@ def test_order_payments_as_objects_become_payments() -> None:
 
 def test_order_without_payments_has_none() -> None:
     """An uncaptured order may send payments as [] or null or leave it out: all mean none."""
+    payments: list[str] | None
     for payments in ([], None):
         assert wire.parse_order(order_json(payments=payments)).payments == ()
     data = order_json()
