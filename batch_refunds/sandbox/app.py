@@ -112,7 +112,7 @@ class Sandbox:
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "<unmatched>"
         response = await self._serve_v1(request, handler, route)
-        status = DROPPED if request.get("dropped") else response.status
+        status = DROPPED if isinstance(response, _DroppedResponse) else response.status
         self.state.stats.requests[(request.method, route, status)] += 1
         return response
 
@@ -160,8 +160,6 @@ class Sandbox:
             response = web.json_response(unauthorized_json(self.config.realm), status=401)
             response.headers["WWW-Authenticate"] = f'Basic realm="{self.config.realm}"'
             return response
-        # Idempotency keys are scoped per API key, as at Stripe; store a digest, not the key.
-        request["scope"] = hashlib.sha256(key.encode()).hexdigest()
         return None
 
     async def _delay(self) -> None:
@@ -246,7 +244,7 @@ class Sandbox:
         parsed = check_refund_body(raw)
         if isinstance(parsed, list):
             return _error(400, "request.invalid", "The refund request is invalid", parsed)
-        scope: str = request["scope"]
+        scope = _scope(request)
         if key is not None:
             claim, record = self.state.claim_key(scope, key, fingerprint(raw))
             if claim is not Claim.NEW:
@@ -306,10 +304,9 @@ class Sandbox:
         response below and quietly treats it as a client disconnect.
         """
         self.state.stats.dropped += 1
-        request["dropped"] = True
         if request.transport is not None:
             request.transport.abort()
-        return web.Response(status=500)
+        return _DroppedResponse(status=500)
 
     # ---- admin routes (no auth: they exist only on this sandbox) -----------------------------
     async def admin_stats(self, request: web.Request) -> web.Response:
@@ -365,6 +362,16 @@ class Sandbox:
         except SeedError as exc:
             return _error(400, "request.invalid", str(exc))
         return web.json_response(counts)
+
+
+class _DroppedResponse(web.Response):
+    """Never reaches the client; marks the request as dropped in the stats."""
+
+
+def _scope(request: web.Request) -> str:
+    # Idempotency keys are scoped per API key, as at Stripe; keep a digest, not the key.
+    _, _, key = request.headers.get("Authorization", "").partition(" ")
+    return hashlib.sha256(key.strip().encode()).hexdigest()
 
 
 async def _admin_body(request: web.Request) -> Any:
