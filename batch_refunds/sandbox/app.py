@@ -31,6 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
+from batch_refunds.sandbox.admin import DROPPED, add_admin_routes
 from batch_refunds.sandbox.clock import Clock, SystemClock
 from batch_refunds.sandbox.config import SECRET_KEY_PATTERN, SandboxConfig
 from batch_refunds.sandbox.faults import Dice, Knobs, RateLimiter
@@ -42,7 +43,7 @@ from batch_refunds.sandbox.render import (
     refund_json,
     unauthorized_json,
 )
-from batch_refunds.sandbox.seed import SeedError, load_seed
+from batch_refunds.sandbox.seed import load_seed
 from batch_refunds.sandbox.state import Claim, RefundRefused, SandboxState
 from batch_refunds.sandbox.validate import check_refund_body, fingerprint
 
@@ -52,14 +53,16 @@ DEFAULT_MAX_RESULTS = 20
 # Smartpay documents no ceiling; 100 is what Stripe-like APIs use and keeps pages small.
 MAX_MAX_RESULTS = 100
 MAX_IDEMPOTENCY_KEY = 255
-DROPPED = 0  # the status recorded in stats for a response cut off on purpose
+
 REPLAYED_HEADER = "Idempotency-Replayed"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SANDBOX_KEY = web.AppKey("sandbox", object)
 
 
-def _error(status: int, code: str, message: str, details: list[str] | None = None) -> web.Response:
+def error_response(
+    status: int, code: str, message: str, details: list[str] | None = None
+) -> web.Response:
     return web.json_response(error_json(status, code, message, details), status=status)
 
 
@@ -96,12 +99,7 @@ class Sandbox:
         app.router.add_post("/v1/refunds", self.create_refund)
         app.router.add_get("/v1/refunds", self.list_refunds)
         app.router.add_get("/v1/refunds/{id}", self.get_refund)
-        app.router.add_get("/__admin/stats", self.admin_stats)
-        app.router.add_get("/__admin/refunds", self.admin_refunds)
-        app.router.add_get("/__admin/config", self.admin_get_config)
-        app.router.add_post("/__admin/config", self.admin_set_config)
-        app.router.add_post("/__admin/clock/advance", self.admin_advance_clock)
-        app.router.add_post("/__admin/seed", self.admin_seed)
+        add_admin_routes(app, self)
         return app
 
     # ---- the /v1 pipeline -----------------------------------------------------------------
@@ -125,7 +123,7 @@ class Sandbox:
         wait_s = self.limiter.check(self.clock.now_ms(), self.knobs.rate_limit_per_s)
         if wait_s is not None:
             self.state.stats.rate_limited += 1
-            response = _error(429, "request.rate-limited", "Too many requests")
+            response = error_response(429, "request.rate-limited", "Too many requests")
             response.headers["Retry-After"] = str(wait_s)
             return response
         injected = self.dice.injected_failure(self.knobs.fail_rate)
@@ -139,9 +137,11 @@ class Sandbox:
         try:
             return await handler(request)
         except web.HTTPNotFound:
-            return _error(404, "resource.not-found", f"No route {request.path}")
+            return error_response(404, "resource.not-found", f"No route {request.path}")
         except web.HTTPMethodNotAllowed:
-            return _error(405, "request.method-not-allowed", f"{request.method} not allowed")
+            return error_response(
+                405, "request.method-not-allowed", f"{request.method} not allowed"
+            )
 
     def _authenticate(self, request: web.Request) -> web.Response | None:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
@@ -170,7 +170,9 @@ class Sandbox:
     async def get_order(self, request: web.Request) -> web.Response:
         order = self.state.orders.get(request.match_info["id"])
         if order is None:
-            return _error(404, "order.not-found", f"Order {request.match_info['id']} not found")
+            return error_response(
+                404, "order.not-found", f"Order {request.match_info['id']} not found"
+            )
         body = order_json(
             self.state, order, expand=_expand(request), mode=self.knobs.payment_refunds
         )
@@ -179,7 +181,9 @@ class Sandbox:
     async def get_payment(self, request: web.Request) -> web.Response:
         payment = self.state.payments.get(request.match_info["id"])
         if payment is None:
-            return _error(404, "payment.not-found", f"Payment {request.match_info['id']} not found")
+            return error_response(
+                404, "payment.not-found", f"Payment {request.match_info['id']} not found"
+            )
         body = payment_json(
             self.state, payment, expand=_expand(request), mode=self.knobs.payment_refunds
         )
@@ -188,7 +192,9 @@ class Sandbox:
     async def get_refund(self, request: web.Request) -> web.Response:
         refund = self.state.refunds.get(request.match_info["id"])
         if refund is None:
-            return _error(404, "refund.not-found", f"Refund {request.match_info['id']} not found")
+            return error_response(
+                404, "refund.not-found", f"Refund {request.match_info['id']} not found"
+            )
         return web.json_response(refund_json(refund))
 
     async def list_refunds(self, request: web.Request) -> web.Response:
@@ -205,16 +211,16 @@ class Sandbox:
         try:
             max_results = int(request.query.get("maxResults", DEFAULT_MAX_RESULTS))
         except ValueError:
-            return _error(400, "request.invalid", "maxResults must be an integer")
+            return error_response(400, "request.invalid", "maxResults must be an integer")
         if max_results < 1:
-            return _error(400, "request.invalid", "maxResults must be at least 1")
+            return error_response(400, "request.invalid", "maxResults must be at least 1")
         max_results = min(max_results, MAX_MAX_RESULTS)
         token = request.query.get("pageToken") or None
         before: int | None = None
         if token is not None:
             before = _decode_token(kind, token)
             if before is None:
-                return _error(400, "request.invalid", "pageToken is not valid")
+                return error_response(400, "request.invalid", "pageToken is not valid")
         page: list[Any] = []
         next_token: str | None = None
         for position, record in self.state.newest_first(kind):
@@ -233,30 +239,30 @@ class Sandbox:
         try:
             raw = json.loads(await request.text())
         except (ValueError, UnicodeDecodeError):
-            return _error(400, "request.malformed", "The body is not valid JSON")
+            return error_response(400, "request.malformed", "The body is not valid JSON")
         if not isinstance(raw, dict):
-            return _error(400, "request.malformed", "The body must be a JSON object")
+            return error_response(400, "request.malformed", "The body must be a JSON object")
         key = request.headers.get("Idempotency-Key")
         if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
-            return _error(
+            return error_response(
                 400, "request.invalid", f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} chars"
             )
         parsed = check_refund_body(raw)
         if isinstance(parsed, list):
-            return _error(400, "request.invalid", "The refund request is invalid", parsed)
+            return error_response(400, "request.invalid", "The refund request is invalid", parsed)
         scope = _scope(request)
         if key is not None:
             claim, record = self.state.claim_key(scope, key, fingerprint(raw))
             if claim is not Claim.NEW:
                 await self._delay()
             if claim is Claim.MISMATCH:
-                return _error(
+                return error_response(
                     422,
                     "idempotency.key-reused",
                     "This Idempotency-Key was used with a different request body",
                 )
             if claim is Claim.IN_FLIGHT:
-                return _error(
+                return error_response(
                     409,
                     "idempotency.in-progress",
                     "A request with this Idempotency-Key is still being processed",
@@ -308,61 +314,6 @@ class Sandbox:
             request.transport.abort()
         return _DroppedResponse(status=500)
 
-    # ---- admin routes (no auth: they exist only on this sandbox) -----------------------------
-    async def admin_stats(self, request: web.Request) -> web.Response:
-        stats = self.state.stats
-        requests = [
-            {"method": m, "route": r, "status": "dropped" if s == DROPPED else s, "count": n}
-            for (m, r, s), n in sorted(stats.requests.items(), key=str)
-        ]
-        return web.json_response(
-            {
-                "requests": requests,
-                "refundsCreated": stats.refunds_created,
-                "replays": stats.replays,
-                "rateLimited": stats.rate_limited,
-                "injectedFailures": stats.injected_failures,
-                "dropped": stats.dropped,
-                "refunds": len(self.state.refunds),
-                "orders": len(self.state.orders),
-                "payments": len(self.state.payments),
-                "nowMs": self.clock.now_ms(),
-            }
-        )
-
-    async def admin_refunds(self, request: web.Request) -> web.Response:
-        data = [refund_json(r) for r in self.state.all_refunds()]
-        return web.json_response({"object": "collection", "results": len(data), "data": data})
-
-    async def admin_get_config(self, request: web.Request) -> web.Response:
-        return web.json_response(self.knobs.as_dict())
-
-    async def admin_set_config(self, request: web.Request) -> web.Response:
-        changes = await _admin_body(request)
-        if not isinstance(changes, dict):
-            return _error(400, "request.malformed", "Send a JSON object of knob: value")
-        try:
-            self.knobs.update(changes)
-        except (TypeError, ValueError) as exc:
-            return _error(400, "request.invalid", str(exc))
-        return web.json_response(self.knobs.as_dict())
-
-    async def admin_advance_clock(self, request: web.Request) -> web.Response:
-        body = await _admin_body(request)
-        seconds = body.get("seconds") if isinstance(body, dict) else None
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            return _error(400, "request.invalid", 'Send {"seconds": N} with N >= 0')
-        self.clock.advance(seconds)
-        return web.json_response({"nowMs": self.clock.now_ms()})
-
-    async def admin_seed(self, request: web.Request) -> web.Response:
-        body = await _admin_body(request)
-        try:
-            counts = load_seed(self.state, body)
-        except SeedError as exc:
-            return _error(400, "request.invalid", str(exc))
-        return web.json_response(counts)
-
 
 class _DroppedResponse(web.Response):
     """Never reaches the client; marks the request as dropped in the stats."""
@@ -372,13 +323,6 @@ def _scope(request: web.Request) -> str:
     # Idempotency keys are scoped per API key, as at Stripe; keep a digest, not the key.
     _, _, key = request.headers.get("Authorization", "").partition(" ")
     return hashlib.sha256(key.strip().encode()).hexdigest()
-
-
-async def _admin_body(request: web.Request) -> Any:
-    try:
-        return json.loads(await request.text() or "null")
-    except ValueError:
-        return None
 
 
 def _expand(request: web.Request) -> bool:
@@ -394,7 +338,7 @@ def _injected_failure(status: int) -> web.Response:
             content_type="text/html",
         )
     code = "internal.error" if status == 500 else "service.unavailable"
-    return _error(status, code, "Injected failure (sandbox fail_rate)")
+    return error_response(status, code, "Injected failure (sandbox fail_rate)")
 
 
 def _encode_token(kind: str, before: int) -> str:

@@ -133,6 +133,7 @@ def _check(seed: Any, state: SandboxState) -> None:
             refunds = payment.get("refunds") or []
             if not isinstance(refunds, list):
                 raise SeedError(f"{p_where}.refunds must be a list")
+            refunded = 0
             for r_index, refund in enumerate(refunds):
                 r_where = f"{p_where}.refunds[{r_index}]"
                 _check_entry(refund, r_where, "refund", seen)
@@ -144,6 +145,10 @@ def _check(seed: Any, state: SandboxState) -> None:
                     "fraudulent",
                 }:
                     raise SeedError(f"{r_where}.reason must be requested_by_customer or fraudulent")
+                if refund.get("status", "succeeded") == "succeeded":
+                    refunded += refund["amount"]
+                    if refunded > payment["amount"]:
+                        raise SeedError(f"{r_where}: refunds exceed the payment's amount")
 
 
 def _check_entry(entry: Any, where: str, kind: str, seen: set[str]) -> None:
