@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from client_fakes import FakeTime, Recorder
+
+from .client_fakes import FakeTime, Recorder
 
 
 @pytest.fixture

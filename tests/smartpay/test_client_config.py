@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from client_fakes import SECRET
 
 from batch_refunds.errors import ConfigError
 from batch_refunds.smartpay.config import DEFAULT_BASE_URL, ClientConfig
+
+from .client_fakes import SECRET
 
 
 def test_defaults_are_valid_and_point_at_smartpay() -> None:

@@ -11,7 +11,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import CallbackResult, aioresponses
-from client_fakes import BASE, SECRET, CompatResponse, FakeTime, Recorder
 from yarl import URL
 
 from batch_refunds import __version__, errors
@@ -25,6 +24,8 @@ from batch_refunds.smartpay.events import (
     Throttled,
     log_event,
 )
+
+from .client_fakes import BASE, SECRET, CompatResponse, FakeTime, Recorder
 
 REFUNDS = f"{BASE}/refunds"
 KEY = "br-run1-row2-payment_test_p1"

@@ -6,9 +6,10 @@ import asyncio
 import itertools
 
 import pytest
-from client_fakes import FakeTime
 
 from batch_refunds.smartpay.pacing import EvenThrottler, Pacer
+
+from .client_fakes import FakeTime
 
 
 def make_pacer(time: FakeTime, **over: float) -> Pacer:
