@@ -74,15 +74,25 @@ class SandboxProcess:
     ``admin(...)`` calls an admin endpoint synchronously.
     """
 
-    def __init__(self, args: Sequence[str] = (), *, env: dict[str, str] | None = None) -> None:
-        self._args = ["--port", "0", *args]
+    # The lean entry point starts in about half the time of the full ``batch-refunds`` CLI.
+    LEAN = ("-m", "batch_refunds.sandbox")
+    FULL_CLI = ("-m", "batch_refunds", "sandbox")
+
+    def __init__(
+        self,
+        args: Sequence[str] = (),
+        *,
+        env: dict[str, str] | None = None,
+        entry: Sequence[str] = LEAN,
+    ) -> None:
+        self._command = [sys.executable, *entry, "--port", "0", *args]
         self._env = env
         self._proc: subprocess.Popen[str] | None = None
         self.base_url = ""
 
     def __enter__(self) -> SandboxProcess:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "batch_refunds", "sandbox", *self._args],
+            self._command,
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ, **(self._env or {})},
