@@ -1,0 +1,154 @@
+"""What a report holds, and the one mapping from outcomes to table cells.
+
+The CSV and the workbook's ``Rows``/``Refunds`` sheets are drawn from the same cell
+tuples built here, so the two can't drift apart. Pure: no I/O, no third-party imports.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import SupportsIndex
+
+from batch_refunds.models import RefundRecord, RowOutcome, RunSummary, Status
+from batch_refunds.report.cells import text_cell
+
+Cell = int | str | None
+"""A table cell: whole numbers stay numbers, text is already neutralised, ``None`` is blank."""
+
+LIST_SEPARATOR = ";"
+
+ROW_COLUMNS: tuple[str, ...] = (
+    "row",
+    "order_id",
+    "payment_ids",
+    "currency",
+    "requested_amount",
+    "refundable_before",
+    "refunded_amount",
+    "refund_ids",
+    "status",
+    "error_code",
+    "message",
+    "reference",
+    "attempts",
+)
+ROW_AMOUNT_COLUMNS = frozenset({"requested_amount", "refundable_before", "refunded_amount"})
+
+REFUND_COLUMNS: tuple[str, ...] = (
+    "refund_id",
+    "row",
+    "order_id",
+    "payment_id",
+    "amount",
+    "reference",
+    "created_at",
+)
+REFUND_AMOUNT_COLUMNS = frozenset({"amount"})
+
+CSV_NAME = "reconciliation.csv"
+XLSX_NAME = "reconciliation.xlsx"
+SUMMARY_NAME = "summary.json"
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """Everything a reconciliation report shows about one run."""
+
+    summary: RunSummary
+    rows: tuple[RowOutcome, ...]  # one per input data row, in input order
+    refunds: tuple[RefundRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPaths:
+    """Where :func:`~batch_refunds.report.write_report` put the files."""
+
+    directory: Path
+    csv: Path
+    xlsx: Path
+    summary: Path
+
+    @classmethod
+    def in_directory(cls, directory: Path) -> ReportPaths:
+        """The fixed file names inside ``directory``."""
+        return cls(
+            directory=directory,
+            csv=directory / CSV_NAME,
+            xlsx=directory / XLSX_NAME,
+            summary=directory / SUMMARY_NAME,
+        )
+
+
+def whole(value: object, field: str, row: int | None = None) -> int:
+    """``value`` as an ``int``; a float, bool or str is a bug upstream, so fail loudly.
+
+    Accepts integer-likes such as numpy's ``int64`` (``__index__``), which pandas may hand
+    the engine, so that a report never says ``1000.0`` yen.
+    """
+    if type(value) is int:  # the common case, and a protocol isinstance check is slow
+        return value
+    if isinstance(value, SupportsIndex) and not isinstance(value, bool):
+        return operator.index(value)
+    where = f"row {row}: " if row is not None else ""
+    raise TypeError(f"{where}{field} must be a whole number, got {type(value).__name__} {value!r}")
+
+
+def _optional_whole(value: object, field: str, row: int) -> int | None:
+    return None if value is None else whole(value, field, row)
+
+
+def rows_in_order(report: RunReport) -> list[RowOutcome]:
+    """Rows sorted by input line; the sort is stable, so equal lines keep their order."""
+    return sorted(report.rows, key=lambda outcome: outcome.row)
+
+
+def refunds_in_order(report: RunReport) -> list[RefundRecord]:
+    """Refunds by input line, then by Smartpay's creation time."""
+    return sorted(report.refunds, key=lambda refund: (refund.row, refund.created_at))
+
+
+def row_cells(outcome: RowOutcome) -> tuple[Cell, ...]:
+    """One ``Rows`` line, in :data:`ROW_COLUMNS` order."""
+    row = whole(outcome.row, "row")
+    return (
+        row,
+        text_cell(outcome.order_id),
+        text_cell(LIST_SEPARATOR.join(outcome.payment_ids)),
+        text_cell(outcome.currency),
+        _optional_whole(outcome.requested_amount, "requested_amount", row),
+        _optional_whole(outcome.refundable_before, "refundable_before", row),
+        whole(outcome.refunded_amount, "refunded_amount", row),
+        text_cell(LIST_SEPARATOR.join(outcome.refund_ids)),
+        text_cell(Status(outcome.status).value),
+        text_cell(outcome.error_code),
+        text_cell(outcome.message),
+        text_cell(outcome.reference),
+        whole(outcome.attempts, "attempts", row),
+    )
+
+
+def refund_cells(refund: RefundRecord) -> tuple[Cell, ...]:
+    """One ``Refunds`` line, in :data:`REFUND_COLUMNS` order."""
+    row = whole(refund.row, "row")
+    return (
+        text_cell(refund.refund_id),
+        row,
+        text_cell(refund.order_id),
+        text_cell(refund.payment_id),
+        whole(refund.amount, "amount", row),
+        text_cell(refund.reference),
+        iso_utc_ms(whole(refund.created_at, "created_at", row)),
+    )
+
+
+def iso_utc_ms(epoch_ms: int) -> str:
+    """Smartpay's epoch milliseconds as ``2026-11-27T08:06:50.123Z``.
+
+    Integer arithmetic only, so no float rounding can shift a millisecond.
+    """
+    seconds, millis = divmod(epoch_ms, 1000)
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
