@@ -57,7 +57,6 @@ _log = logging.getLogger("batch_refunds.smartpay")
 
 # Failures that happen before a byte of the request leaves: safe to retry even without a key.
 _NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
-_MAX_MESSAGE_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,13 +214,16 @@ class SmartpayClient:
     ) -> Any:
         config = self._config
         replay_safe = method == "GET" or idempotency_key is not None
-        first_started = self._clock()
+        # The time budget counts this call's own tries and waits, not time queued behind
+        # other requests for the pace or a free slot: a long batch must not eat its retries.
+        spent_s = 0.0
         attempt = 0
         while True:
             attempt += 1
             outcome = await self._try_once(method, path, params, body, idempotency_key, attempt)
             if isinstance(outcome, _Answer):
                 return outcome.data
+            spent_s += self._clock() - outcome.started_at
             error = outcome.error
             delay_s = retry.retry_delay_s(
                 attempt,
@@ -243,13 +245,14 @@ class SmartpayClient:
             if not retryable or not retry.within_budget(
                 attempt=attempt,
                 max_attempts=config.max_attempts,
-                elapsed_s=self._clock() - first_started,
+                elapsed_s=spent_s,
                 delay_s=delay_s,
                 max_retry_time_s=config.max_retry_time_s,
             ):
                 raise error from outcome.cause
             self._emit(RequestRetried(method, path, attempt, self._clock(), delay_s, error.code))
             await self._sleep(delay_s)
+            spent_s += delay_s
 
     async def _try_once(
         self,
@@ -278,27 +281,32 @@ class SmartpayClient:
                 ) as response:
                     raw = await response.read()
                     status = response.status
+                    reason = response.reason or ""
                     response_headers = response.headers
             except (aiohttp.ClientError, TimeoutError) as exc:
                 failure = self._transport_failure(exc, method, path, started_at)
                 self._finished(method, path, attempt, started_at, None, failure.error.code)
                 return failure
         replayed = response_headers.get(REPLAYED_HEADER, "").strip().lower() == "true"
+        outcome: _Answer | _Failure
         if 200 <= status <= 299:
             self._pacer.good_response()
-            self._finished(method, path, attempt, started_at, status, None, replayed)
             try:
-                return _Answer(json.loads(raw))
+                outcome = _Answer(json.loads(raw))
             except ValueError as exc:
                 error = SmartpayError(
                     "the response is not JSON", status=status, method=method, path=path
                 )
-                return _Failure(error, started_at, cause=exc)
-        if status != 429 and status < 500:
-            self._pacer.good_response()
-        failure = self._http_failure(status, raw, response_headers, method, path, started_at)
-        self._finished(method, path, attempt, started_at, status, failure.error.code, replayed)
-        return failure
+                outcome = _Failure(error, started_at, cause=exc)
+        else:
+            if status != 429 and status < 500:
+                self._pacer.good_response()
+            outcome = self._http_failure(
+                status, reason, raw, response_headers, method, path, started_at
+            )
+        code = outcome.error.code if isinstance(outcome, _Failure) else None
+        self._finished(method, path, attempt, started_at, status, code, replayed)
+        return outcome
 
     def _transport_failure(
         self, exc: BaseException, method: str, path: str, started_at: float
@@ -317,6 +325,7 @@ class SmartpayClient:
     def _http_failure(
         self,
         status: int,
+        reason: str,
         raw: bytes,
         headers: Mapping[str, str],
         method: str,
@@ -329,11 +338,8 @@ class SmartpayClient:
             data = None
         error_code, message, details = wire.parse_error_body(data)
         if message is None:
-            if status == 401:
-                message = "the secret key was not accepted"
-            else:
-                text = raw.decode("utf-8", "replace").strip()
-                message = text[:_MAX_MESSAGE_CHARS] or f"HTTP {status}"
+            # A proxy's HTML error page is no message for a report line; the reason phrase is.
+            message = "the secret key was not accepted" if status == 401 else reason or "HTTP error"
         retry_after_s = retry.parse_retry_after(
             headers.get("Retry-After"), now_epoch_s=self._server_now(headers)
         )
@@ -399,7 +405,7 @@ def _segment(name: str, value: str) -> str:
     # Ids come from spreadsheets; quoting keeps "../refunds" from becoming another route.
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{name}: must be a non-empty string")
-    return quote(value.strip(), safe="")
+    return quote(value, safe="")
 
 
 def _expand(expand: bool) -> str:

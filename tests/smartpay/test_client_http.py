@@ -557,3 +557,40 @@ def test_config_defaults_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("SMARTPAY_SECRET_KEY", SECRET)
     monkeypatch.setenv("SMARTPAY_API_PREFIX", "http://127.0.0.1:1/v1")
     assert SmartpayClient().config.base_url == "http://127.0.0.1:1/v1"
+
+
+async def test_queue_time_does_not_use_up_the_retry_budget(
+    mocked: aioresponses, fake_time: FakeTime
+) -> None:
+    """Waiting 10 s for its pace slot doesn't stop a request from retrying on a 5 s budget."""
+    mocked.get(f"{REFUNDS}/refund_test_r1", payload=refund_json())
+    mocked.get(f"{REFUNDS}/refund_test_r2", status=503)
+    mocked.get(f"{REFUNDS}/refund_test_r2", payload=refund_json("refund_test_r2"))
+    slow: dict[str, Any] = {
+        "rate_per_second": 0.1,
+        "min_rate_per_second": 0.1,
+        "max_retry_time_s": 5.0,
+    }
+    async with make_client(fake_time, **slow) as client:
+        first, second = await asyncio.gather(
+            client.get_refund("refund_test_r1"), client.get_refund("refund_test_r2")
+        )
+    assert (first.id, second.id) == ("refund_test_r1", "refund_test_r2")
+    assert fake_time.now - 100.0 >= 20.0  # two pace waits of 10 s, neither charged to the budget
+
+
+async def test_error_without_a_body_message_uses_the_reason_phrase(
+    mocked: aioresponses, fake_time: FakeTime
+) -> None:
+    """A 503 whose body is a proxy's HTML page reads '503 Service Unavailable', not the HTML."""
+    mocked.get(
+        f"{REFUNDS}/refund_test_r1",
+        status=503,
+        body="<html><body>upstream went away</body></html>",
+        content_type="text/html",
+        reason="Service Unavailable",
+    )
+    async with make_client(fake_time, max_attempts=1) as client:
+        with pytest.raises(errors.ServerError) as caught:
+            await client.get_refund("refund_test_r1")
+    assert str(caught.value) == "503 Service Unavailable (GET /refunds/refund_test_r1)"

@@ -14,7 +14,7 @@ from batch_refunds import errors
 from batch_refunds.models import CreateRefund, Payment, Refund
 from batch_refunds.sandbox import SandboxServer
 from batch_refunds.smartpay import ClientConfig, SmartpayClient
-from batch_refunds.smartpay.events import RequestFinished
+from batch_refunds.smartpay.events import RequestFinished, RequestRetried
 
 from .client_fakes import FakeTime, Recorder
 
@@ -251,14 +251,18 @@ async def test_connection_refused_is_retried_then_raised(sandbox_key: str) -> No
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     time = FakeTime()
+    recorder = Recorder()
     config = ClientConfig(sandbox_key, base_url=f"http://127.0.0.1:{port}/v1", max_attempts=3)
-    async with SmartpayClient(config, clock=time.clock, sleep=time.sleep) as client:
+    async with SmartpayClient(
+        config, hook=recorder, clock=time.clock, sleep=time.sleep, random=lambda: 1.0
+    ) as client:
         with pytest.raises(errors.ConnectionFailed) as caught:
             await client.create_refund(
                 CreateRefund(payment_id="payment_test_x", amount=1), idempotency_key=KEY
             )
     assert caught.value.__cause__ is not None
-    assert len(time.sleeps) == 2
+    assert [e.attempt for e in recorder.of(RequestRetried)] == [1, 2]
+    assert time.sleeps == [0.5, 1.0]
     assert sandbox_key not in str(caught.value)
 
 
