@@ -313,13 +313,14 @@ class SmartpayClient:
     ) -> _Failure:
         """The one place aiohttp's (and asyncio's) exceptions become ours."""
         sent = not isinstance(exc, _NOT_SENT)
-        detail = self._scrub(str(exc) or type(exc).__name__)
+        detail = self._scrub(str(exc))
         error: SmartpayError
         if isinstance(exc, TimeoutError):
-            phase = "connecting" if not sent else "waiting for the response"
-            error = RequestTimedOut(f"timed out {phase}: {detail}", method=method, path=path)
+            phase = "waiting for the response" if sent else "connecting"
+            message = f"timed out {phase}" + (f": {detail}" if detail else "")
+            error = RequestTimedOut(message, method=method, path=path)
         else:
-            error = ConnectionFailed(detail, method=method, path=path)
+            error = ConnectionFailed(detail or type(exc).__name__, method=method, path=path)
         return _Failure(error, started_at, request_sent=sent, cause=exc)
 
     def _http_failure(

@@ -13,7 +13,8 @@ connection broke, read or total timeout      retried                    never (i
 ===========================================  =========================  ==========================
 
 Retries stop at ``max_attempts`` tries or when the next wait would carry the call past
-``max_retry_time_s``, whichever comes first; the last error is then raised. Waits are
+``max_retry_time_s``, whichever comes first; the last error is then raised. That budget
+counts the call's own tries and waits, not time spent queued for the pace or a free slot. Waits are
 exponential backoff with full jitter (a uniform draw in ``[0, min(cap, base·2^(n-1))]``),
 except that a ``Retry-After`` (seconds or HTTP-date) is used instead, capped by
 ``retry_after_cap_s``.

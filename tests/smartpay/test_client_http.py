@@ -319,6 +319,7 @@ async def test_timeout_becomes_request_timed_out(mocked: aioresponses, fake_time
             await client.get_refund("refund_test_r1")
     assert isinstance(caught.value.__cause__, TimeoutError)
     assert caught.value.code == "network.timeout"
+    assert str(caught.value) == "timed out waiting for the response (GET /refunds/refund_test_r1)"
     assert len(calls(mocked, "GET", url)) == 2
 
 
