@@ -11,7 +11,7 @@ from batch_refunds import __version__
 
 # Each module defines ``register(subparsers)``, which adds its sub-command and sets
 # ``func(args) -> int`` (the exit code) as the parser default.
-COMMAND_MODULES: tuple[str, ...] = ("validate", "template", "plan_run", "runs", "sandbox")
+COMMAND_MODULES: tuple[str, ...] = ("validate", "template", "plan_run", "runs", "demo", "sandbox")
 
 EXIT_USAGE = 2
 

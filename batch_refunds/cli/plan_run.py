@@ -109,7 +109,9 @@ def _main(args: argparse.Namespace, *, mode: str) -> int:
     )
     try:
         with JournalLock(args.journal), Journal(args.journal) as journal:
-            result = asyncio.run(_run(options, config, journal, ask=mode == "run" and not args.yes))
+            result = asyncio.run(
+                run_in_terminal(options, config, journal, ask=mode == "run" and not args.yes)
+            )
     except (ConfigError, InputFileError) as exc:
         error(str(exc))
         return EXIT_NOT_STARTED
@@ -117,9 +119,11 @@ def _main(args: argparse.Namespace, *, mode: str) -> int:
     return result.summary.exit_code
 
 
-async def _run(
+async def run_in_terminal(
     options: RunOptions, config: ClientConfig, journal: Journal, *, ask: bool
 ) -> RunResult:
+    """Run with a progress display on stderr, Ctrl-C/SIGTERM as a graceful stop, and (when
+    ``ask``) a confirmation prompt before anything is sent."""
     progress = Progress(started_at=time.monotonic())
     printer = ProgressPrinter(progress, sys.stderr)
     loop = asyncio.get_running_loop()
