@@ -53,8 +53,10 @@ class ClientConfig:
 
     Pacing: requests start at most ``rate_per_second`` apart, evenly, with at most
     ``max_in_flight`` open at once. A 429 multiplies the pace by ``rate_decrease_factor``
-    (never below ``min_rate_per_second``); every ``good_responses_per_increase`` good answers
-    add ``rate_increase_per_second`` back, up to ``rate_per_second``.
+    (never below ``rate_floor_per_second``: ``min_rate_per_second``, or by default the
+    smaller of ``DEFAULT_MIN_RATE_PER_SECOND`` and ``rate_per_second``); every
+    ``good_responses_per_increase`` good answers add ``rate_increase_per_second`` back,
+    up to ``rate_per_second``.
 
     Retries: at most ``max_attempts`` tries and ``max_retry_time_s`` seconds per call, with
     full-jitter backoff between ``backoff_base_s`` and ``backoff_cap_s``; a ``Retry-After``
@@ -72,7 +74,7 @@ class ClientConfig:
     backoff_base_s: float = DEFAULT_BACKOFF_BASE_S
     backoff_cap_s: float = DEFAULT_BACKOFF_CAP_S
     retry_after_cap_s: float = DEFAULT_RETRY_AFTER_CAP_S
-    min_rate_per_second: float = DEFAULT_MIN_RATE_PER_SECOND
+    min_rate_per_second: float | None = None
     rate_decrease_factor: float = DEFAULT_RATE_DECREASE_FACTOR
     rate_increase_per_second: float = DEFAULT_RATE_INCREASE_PER_SECOND
     good_responses_per_increase: int = DEFAULT_GOOD_RESPONSES_PER_INCREASE
@@ -94,8 +96,9 @@ class ClientConfig:
                 f"got {self.backoff_cap_s}"
             )
         _not_negative("retry_after_cap_s", self.retry_after_cap_s)
-        _positive("min_rate_per_second", self.min_rate_per_second)
-        if self.min_rate_per_second > self.rate_per_second:
+        floor = self.rate_floor_per_second
+        _positive("min_rate_per_second", floor)
+        if floor > self.rate_per_second:
             raise ConfigError(
                 f"min_rate_per_second: must not exceed rate_per_second ({self.rate_per_second}), "
                 f"got {self.min_rate_per_second}"
@@ -108,6 +111,14 @@ class ClientConfig:
             )
         _positive("rate_increase_per_second", self.rate_increase_per_second)
         _int_at_least("good_responses_per_increase", self.good_responses_per_increase, 1)
+
+    @property
+    def rate_floor_per_second(self) -> float:
+        """The slowest pace a run of 429s can push the client to."""
+        if self.min_rate_per_second is not None:
+            return self.min_rate_per_second
+        # A user who asks for a slow pace must not trip over the default floor.
+        return min(DEFAULT_MIN_RATE_PER_SECOND, self.rate_per_second)
 
     @property
     def live(self) -> bool:

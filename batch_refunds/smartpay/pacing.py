@@ -118,7 +118,7 @@ class Pacer:
         return cls(
             rate_per_second=config.rate_per_second,
             max_in_flight=config.max_in_flight,
-            min_rate_per_second=config.min_rate_per_second,
+            min_rate_per_second=config.rate_floor_per_second,
             rate_decrease_factor=config.rate_decrease_factor,
             rate_increase_per_second=config.rate_increase_per_second,
             good_responses_per_increase=config.good_responses_per_increase,

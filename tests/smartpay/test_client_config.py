@@ -77,6 +77,13 @@ def test_each_bad_setting_names_its_field(field: str, value: object) -> None:
         ClientConfig(SECRET, **{field: value})  # type: ignore[arg-type]
 
 
+def test_default_rate_floor_follows_a_slow_rate() -> None:
+    """Asking for 0.2 requests/s works: the 429 floor defaults to min(0.5, rate)."""
+    assert ClientConfig(SECRET, rate_per_second=0.2).rate_floor_per_second == 0.2
+    assert ClientConfig(SECRET).rate_floor_per_second == 0.5
+    assert ClientConfig(SECRET, min_rate_per_second=2.0).rate_floor_per_second == 2.0
+
+
 def test_live_key_refuses_plain_http_to_a_remote_host() -> None:
     """A live key over http is allowed only to a loopback host, where the wire is this machine."""
     live = "sk_live_Abc123"
