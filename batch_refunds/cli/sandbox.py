@@ -22,6 +22,7 @@ from batch_refunds.sandbox.state import SandboxState
 SECRET_ENV = "SMARTPAY_SANDBOX_SECRET"
 EXIT_OK = 0
 EXIT_USAGE = 2
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 HELP = """\
 Serve a local server that answers like Smartpay's API (test mode), to rehearse a
@@ -111,6 +112,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.no_serve:
         return EXIT_OK
+    if args.host not in LOOPBACK:
+        print(
+            f"batch-refunds sandbox: warning: /__admin/* needs no key; {args.host} exposes it "
+            "beyond this machine",
+            file=sys.stderr,
+        )
     asyncio.run(_serve(config, args.host, args.port))
     return EXIT_OK
 

@@ -117,6 +117,24 @@ class Sandbox:
     async def _serve_v1(
         self, request: web.Request, handler: Handler, route: str
     ) -> web.StreamResponse:
+        early = self._refuse_early(request)
+        if early is not None or not (request.method == "POST" and route == "/v1/refunds"):
+            # POST /refunds waits only after reserving its Idempotency-Key, so that a
+            # concurrent retry can see the first request in flight.
+            await self._delay()
+        if early is not None:
+            return early
+        try:
+            return await handler(request)
+        except web.HTTPNotFound:
+            return error_response(404, "resource.not-found", f"No route {request.path}")
+        except web.HTTPMethodNotAllowed:
+            return error_response(
+                405, "request.method-not-allowed", f"{request.method} not allowed"
+            )
+
+    def _refuse_early(self, request: web.Request) -> web.Response | None:
+        """401, 429 or an injected 5xx: answers that change nothing and store nothing."""
         refused = self._authenticate(request)
         if refused is not None:
             return refused
@@ -130,18 +148,7 @@ class Sandbox:
         if injected is not None:
             self.state.stats.injected_failures += 1
             return _injected_failure(injected)
-        if not (request.method == "POST" and route == "/v1/refunds"):
-            # POST /refunds waits after reserving its Idempotency-Key, so that a
-            # concurrent retry can see the first request in flight.
-            await self._delay()
-        try:
-            return await handler(request)
-        except web.HTTPNotFound:
-            return error_response(404, "resource.not-found", f"No route {request.path}")
-        except web.HTTPMethodNotAllowed:
-            return error_response(
-                405, "request.method-not-allowed", f"{request.method} not allowed"
-            )
+        return None
 
     def _authenticate(self, request: web.Request) -> web.Response | None:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")

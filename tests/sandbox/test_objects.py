@@ -138,3 +138,12 @@ async def test_unknown_route_is_a_json_404(wire: Wire) -> None:
     reply = await wire.get("/customers/x")
     assert reply.status == 404
     assert reply.body["statusCode"] == 404
+
+
+async def test_wrong_method_is_a_json_405(wire: Wire) -> None:
+    """A known path with an unserved method answers 405 with a JSON error body."""
+    async with wire.session.delete(
+        f"{wire.server.base_url}/refunds", headers=wire.auth()
+    ) as response:
+        assert response.status == 405
+        assert (await response.json())["statusCode"] == 405
