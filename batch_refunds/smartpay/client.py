@@ -22,7 +22,6 @@ import random as _random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -341,9 +340,7 @@ class SmartpayClient:
         if message is None:
             # A proxy's HTML error page is no message for a report line; the reason phrase is.
             message = "the secret key was not accepted" if status == 401 else reason or "HTTP error"
-        retry_after_s = retry.parse_retry_after(
-            headers.get("Retry-After"), now_epoch_s=self._server_now(headers)
-        )
+        retry_after_s = retry.retry_after_from(headers, now_epoch_s=self._wall_clock())
         error = retry.error_for_status(
             status,
             self._scrub(message),
@@ -361,17 +358,6 @@ class SmartpayClient:
         if self._session is None:
             raise RuntimeError("SmartpayClient is not open: use `async with SmartpayClient(...)`")
         return self._session
-
-    def _server_now(self, headers: Mapping[str, str]) -> float:
-        # An HTTP-date Retry-After is relative to the server's clock, which its Date header
-        # gives; our own clock may be skewed by minutes.
-        date = headers.get("Date")
-        if date:
-            try:
-                return parsedate_to_datetime(date).timestamp()
-            except (TypeError, ValueError):
-                pass
-        return self._wall_clock()
 
     def _scrub(self, text: str) -> str:
         """Belt and braces: no text we build may carry the key, even if a server echoes it."""

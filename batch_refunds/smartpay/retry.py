@@ -23,7 +23,7 @@ except that a ``Retry-After`` (seconds or HTTP-date) is used instead, capped by
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -106,16 +106,36 @@ def parse_retry_after(value: str | None, *, now_epoch_s: float) -> float | None:
     try:
         seconds = float(text)
     except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError):
+        when = _http_date_epoch_s(text)
+        if when is None:
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = when.timestamp() - now_epoch_s
+        seconds = when - now_epoch_s
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
+
+
+def retry_after_from(headers: Mapping[str, str], *, now_epoch_s: float) -> float | None:
+    """A response's ``Retry-After`` in seconds, an HTTP-date read against its ``Date``.
+
+    The date is on the server's clock, and ours may be minutes off; ``now_epoch_s`` is used
+    only when the response carries no readable ``Date``.
+    """
+    server_now = _http_date_epoch_s(headers.get("Date", ""))
+    return parse_retry_after(
+        headers.get("Retry-After"),
+        now_epoch_s=now_epoch_s if server_now is None else server_now,
+    )
+
+
+def _http_date_epoch_s(text: str) -> float | None:
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # HTTP-dates are GMT even when they fail to say so
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
 
 
 def retry_delay_s(

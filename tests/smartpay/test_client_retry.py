@@ -124,6 +124,18 @@ def test_retry_after_seconds_or_http_date(header: str | None, seconds: float | N
     assert retry.parse_retry_after(header, now_epoch_s=now) == seconds
 
 
+def test_retry_after_date_is_read_on_the_server_clock() -> None:
+    """An HTTP-date Retry-After counts from the response's Date, not from our own clock."""
+    headers = {
+        "Retry-After": "Wed, 21 Oct 2015 07:28:05 GMT",
+        "Date": "Wed, 21 Oct 2015 07:28:00 GMT",
+    }
+    assert retry.retry_after_from(headers, now_epoch_s=0.0) == 5.0
+    no_date = {"Retry-After": "Wed, 21 Oct 2015 07:28:05 GMT", "Date": "yesterday"}
+    assert retry.retry_after_from(no_date, now_epoch_s=1445412480.0) == 5.0
+    assert retry.retry_after_from({}, now_epoch_s=0.0) is None
+
+
 def test_delay_prefers_retry_after_up_to_the_cap() -> None:
     """The server's Retry-After is used instead of backoff, but never above the ceiling."""
     kw = {"retry_after_cap_s": 10.0, "base_s": 0.5, "cap_s": 8.0, "random": lambda: 1.0}
