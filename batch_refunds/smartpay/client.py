@@ -20,7 +20,7 @@ import json
 import logging
 import random as _random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -46,7 +46,7 @@ from batch_refunds.smartpay.events import (
     Throttled,
     no_event,
 )
-from batch_refunds.smartpay.pacing import Pacer
+from batch_refunds.smartpay.pacing import Clock, Pacer, Sleep
 
 USER_AGENT = f"batch-refunds/{__version__}"
 REPLAYED_HEADER = "Idempotency-Replayed"
@@ -88,10 +88,10 @@ class SmartpayClient:
         *,
         session: aiohttp.ClientSession | None = None,
         hook: EventHook = no_event,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
         random: Callable[[], float] = _random.random,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Clock = time.time,
     ) -> None:
         self._config = ClientConfig.from_env() if config is None else config
         self._session = session
