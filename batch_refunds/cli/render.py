@@ -54,7 +54,8 @@ class ProgressPrinter:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._draw(final=True)
+        if self._progress.phase != "loading":  # a file that never loaded has no progress
+            self._draw(final=True)
 
     def pause(self) -> None:
         self._paused = True
