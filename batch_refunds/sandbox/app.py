@@ -1,8 +1,9 @@
 """The sandbox's HTTP face: Smartpay's routes under ``/v1`` and admin routes under ``/__admin``.
 
 Every ``/v1`` request passes, in this order: auth (401) → rate limit (429) → injected
-failure (500/502/503) → latency → the route. None of those first three changes anything
-or touches an Idempotency-Key, so a client may always retry them with the same key.
+failure (500/502/503) → the route. None of those first three changes anything or touches
+an Idempotency-Key, so a client may always retry them with the same key. Every response
+waits ``latency_ms`` (POST /refunds waits after reserving its key; see below).
 
 ``POST /refunds`` and its Idempotency-Key, in this order:
 
@@ -45,7 +46,7 @@ from batch_refunds.sandbox.render import (
 )
 from batch_refunds.sandbox.seed import load_seed
 from batch_refunds.sandbox.state import Claim, RefundRefused, SandboxState
-from batch_refunds.sandbox.validate import check_refund_body, fingerprint
+from batch_refunds.sandbox.validate import RefundBody, check_refund_body, fingerprint
 
 log = logging.getLogger("batch_refunds.sandbox")
 
@@ -57,7 +58,6 @@ MAX_IDEMPOTENCY_KEY = 255
 REPLAYED_HEADER = "Idempotency-Replayed"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SANDBOX_KEY = web.AppKey("sandbox", object)
 
 
 def error_response(
@@ -92,7 +92,6 @@ class Sandbox:
 
     def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._v1_middleware])
-        app[SANDBOX_KEY] = self
         app.router.add_get("/v1/orders", self.list_orders)
         app.router.add_get("/v1/orders/{id}", self.get_order)
         app.router.add_get("/v1/payments/{id}", self.get_payment)
@@ -243,20 +242,11 @@ class Sandbox:
         return web.json_response(body)
 
     async def create_refund(self, request: web.Request) -> web.StreamResponse:
-        try:
-            raw = json.loads(await request.text())
-        except (ValueError, UnicodeDecodeError):
-            return error_response(400, "request.malformed", "The body is not valid JSON")
-        if not isinstance(raw, dict):
-            return error_response(400, "request.malformed", "The body must be a JSON object")
-        key = request.headers.get("Idempotency-Key")
-        if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
-            return error_response(
-                400, "request.invalid", f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} chars"
-            )
-        parsed = check_refund_body(raw)
-        if isinstance(parsed, list):
-            return error_response(400, "request.invalid", "The refund request is invalid", parsed)
+        checked = await _read_refund_request(request)
+        if isinstance(checked, web.Response):
+            await self._delay()
+            return checked
+        raw, key, parsed = checked
         scope = _scope(request)
         if key is not None:
             claim, record = self.state.claim_key(scope, key, fingerprint(raw))
@@ -330,6 +320,27 @@ def _scope(request: web.Request) -> str:
     # Idempotency keys are scoped per API key, as at Stripe; keep a digest, not the key.
     _, _, key = request.headers.get("Authorization", "").partition(" ")
     return hashlib.sha256(key.strip().encode()).hexdigest()
+
+
+async def _read_refund_request(
+    request: web.Request,
+) -> tuple[dict[str, Any], str | None, RefundBody] | web.Response:
+    """The body, Idempotency-Key and parsed refund, or the 400 that refuses them."""
+    try:
+        raw = json.loads(await request.text())
+    except (ValueError, UnicodeDecodeError):
+        return error_response(400, "request.malformed", "The body is not valid JSON")
+    if not isinstance(raw, dict):
+        return error_response(400, "request.malformed", "The body must be a JSON object")
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        return error_response(
+            400, "request.invalid", f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} chars"
+        )
+    parsed = check_refund_body(raw)
+    if isinstance(parsed, list):
+        return error_response(400, "request.invalid", "The refund request is invalid", parsed)
+    return raw, key, parsed
 
 
 def _expand(request: web.Request) -> bool:

@@ -24,7 +24,7 @@ def _payment(wire: Wire, amount: int = 5000) -> str:
 async def test_latency_goes_through_the_injected_sleep(
     make_sandbox: MakeSandbox, session: aiohttp.ClientSession, sandbox_key: str
 ) -> None:
-    """Every response, a 401 included, waits latency_ms via the configured sleep, once."""
+    """Every response, 401 and 400 included, waits latency_ms via the configured sleep, once."""
     slept: list[float] = []
 
     async def record(seconds: float) -> None:
@@ -36,7 +36,8 @@ async def test_latency_goes_through_the_injected_sleep(
     await wire.refund(payment, 100, idempotency_key="k")
     await wire.refund(payment, 100, idempotency_key="k")
     await wire.get("/refunds", key=None)
-    assert slept == [0.25, 0.25, 0.25, 0.25]
+    await wire.refund(payment, -1)
+    assert slept == [0.25] * 5
 
 
 async def test_manual_clock_latency_costs_no_real_time_but_moves_the_clock(
