@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 import urllib.request
@@ -84,7 +85,9 @@ class SandboxProcess:
         *,
         env: dict[str, str] | None = None,
         entry: Sequence[str] = LEAN,
+        start_timeout_s: float = 30.0,
     ) -> None:
+        self._start_timeout_s = start_timeout_s
         self._command = [sys.executable, *entry, "--port", "0", *args]
         self._env = env
         self._proc: subprocess.Popen[str] | None = None
@@ -98,7 +101,9 @@ class SandboxProcess:
             env={**os.environ, **(self._env or {})},
         )
         assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
+        # select() first, so a sandbox that never gets ready fails the caller instead of hanging it.
+        ready, _, _ = select.select([self._proc.stdout], [], [], self._start_timeout_s)
+        line = self._proc.stdout.readline() if ready else ""
         if not line.startswith(READY_PREFIX):
             self.__exit__(None, None, None)
             raise RuntimeError(f"sandbox did not start: {line!r}")

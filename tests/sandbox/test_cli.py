@@ -130,3 +130,9 @@ def test_bad_options_exit_2_with_a_message(
     assert code == 2
     assert message in err
     assert "Secret99" not in err
+
+
+def test_a_sandbox_that_cannot_start_fails_fast() -> None:
+    """SandboxProcess raises (not hangs) when the command exits without a ready line."""
+    with pytest.raises(RuntimeError, match="did not start"):
+        SandboxProcess(["--fail-rate", "9"], start_timeout_s=30).__enter__()
