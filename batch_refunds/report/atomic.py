@@ -72,11 +72,18 @@ def _stage(final: Path, render: Render) -> Path:
 
 
 def _fsync_directory(directory: Path) -> None:
-    """Make the renames themselves durable (POSIX keeps them in the directory's metadata)."""
+    """Make the renames themselves durable (POSIX keeps them in the directory's metadata).
+
+    Best effort: the files are already complete under their names, and some filesystems
+    (network shares, FUSE) refuse to fsync a directory; that must not fail a finished report.
+    """
     if os.name != "posix":
         return  # Windows can't open a directory for fsync; NTFS journals the rename itself
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass

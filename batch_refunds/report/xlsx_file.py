@@ -36,6 +36,7 @@ SUMMARY_SHEET = "Summary"
 ROWS_SHEET = "Rows"
 REFUNDS_SHEET = "Refunds"
 SUMMARY_COLUMNS = ("field", "value")
+CREATOR = "batch-refunds"
 
 Value = Cell | float  # a Summary value may be a duration in seconds
 
@@ -54,6 +55,8 @@ _ERROR_CODES = frozenset(ERROR_CODES)
 def write_xlsx(report: RunReport, stream: BinaryIO) -> None:
     """Write the workbook to ``stream`` (left open)."""
     book = Workbook(write_only=True)
+    book.properties.creator = CREATOR  # Excel shows it as the file's author
+    book.properties.title = f"Reconciliation {report.summary.run_id}"
     _write_summary(book.create_sheet(SUMMARY_SHEET), report)
     _write_table(
         book.create_sheet(ROWS_SHEET),

@@ -173,3 +173,20 @@ def test_rewrite_replaces_whole_files(report: RunReport, tmp_path: Path) -> None
     paths = write_report(smaller, tmp_path)
     assert paths.csv.read_bytes().count(b"\r\n") == 2
     assert {p.name for p in tmp_path.iterdir()} == REPORT_NAMES
+
+
+def test_directory_fsync_refusal_does_not_fail_the_report(
+    report: RunReport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filesystem that can't fsync a directory still gets a complete report, no error."""
+    real_fsync = os.fsync
+
+    def files_only(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(22, "Invalid argument")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", files_only)
+    paths = write_report(report, tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == REPORT_NAMES
+    assert paths.summary.read_bytes().endswith(b"}\n")

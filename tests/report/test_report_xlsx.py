@@ -150,3 +150,19 @@ def test_xlsx_keeps_error_lookalikes_and_control_characters_as_text(
     assert row["reference"].data_type == "s"
     assert row["reference"].value == "#N/A"
     assert row["message"].value == "bad\ufffdbyte\ufffd"
+
+
+def test_workbook_properties_name_the_run(book: Any, report: RunReport) -> None:
+    """File properties say which run this is and that batch-refunds wrote it."""
+    assert book.properties.title == f"Reconciliation {report.summary.run_id}"
+    assert book.properties.creator == "batch-refunds"
+
+
+def test_empty_run_renders_headers_only(report: RunReport, tmp_path: Path) -> None:
+    """A run with no rows still writes every file: headers, zero counts, no data lines."""
+    empty = replace(report, rows=(), refunds=())
+    paths = write_report(empty, tmp_path)
+    book = openpyxl.load_workbook(paths.xlsx)
+    assert book["Rows"].max_row == 1
+    assert book["Refunds"].max_row == 1
+    assert paths.csv.read_bytes().count(b"\r\n") == 1
