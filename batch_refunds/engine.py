@@ -30,6 +30,7 @@ from enum import Enum
 from batch_refunds import identity as ids
 from batch_refunds.allocation import Part, Shortfall, allocate
 from batch_refunds.api import SmartpayApi
+from batch_refunds.attempts import counting
 from batch_refunds.errors import ApiRefused, ApiUnavailable, NotFound, SmartpayError
 from batch_refunds.journal import PENDING, REFUSED, SUCCEEDED, Intent, Journal
 from batch_refunds.ledger import (
@@ -382,28 +383,42 @@ class Engine:
             )  # fmt: skip
         refunded, refund_ids = p.already_amount, list(p.already_ids)
         attempts = 0
-        for key, part in zip(p.keys, p.parts, strict=True):
+        for index, (key, part) in enumerate(zip(p.keys, p.parts, strict=True)):
             body = self._body(p, part)
             lock = self._payment_locks.setdefault(part.payment_id, asyncio.Lock())
-            attempts += 1
             try:
-                async with lock:
-                    refund = await self.api.create_refund(body, idempotency_key=key)
+                with counting() as tries:
+                    async with lock:
+                        refund = await self.api.create_refund(body, idempotency_key=key)
+                    if not refund.succeeded:  # a failed refund moved no money
+                        raise ApiRefused(
+                            f"Smartpay created refund {refund.id} with status {refund.status}",
+                            error_code="refund.failed",
+                        )
             except ApiRefused as exc:
+                attempts += max(tries[0], 1)
                 self.journal.mark_refused(
                     key, error_code=exc.code, message=exc.message, run_id=self.run_id
                 )
+                # Parts after a refusal are not sent: the next run plans the row afresh.
+                for unsent in p.keys[index + 1 :]:
+                    self.journal.mark_refused(
+                        unsent, error_code="run.not-sent", message="an earlier part was refused",
+                        run_id=self.run_id,
+                    )  # fmt: skip
                 self._stopper.succeeded()
                 return self._outcome(
                     p, Status.REJECTED, refunded, refund_ids, attempts, exc.code, exc.message
                 )
             except ApiUnavailable as exc:
+                attempts += max(tries[0], 1)
                 self._stopper.failed()
                 return self._outcome(
                     p, Status.FAILED, refunded, refund_ids, attempts, exc.code,
                     f"{exc.message}; the outcome is unknown and a re-run will check before "
                     "sending again",
                 )  # fmt: skip
+            attempts += max(tries[0], 1)
             self._stopper.succeeded()
             self.journal.mark_succeeded(
                 key, refund_id=refund.id, created_at=refund.created_at,

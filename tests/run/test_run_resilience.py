@@ -25,6 +25,7 @@ async def test_lost_responses_never_become_second_refunds(harness: Harness) -> N
         assert [r.amount for r in harness.refunds(pid)] == [500]
     assert harness.server.state.stats.replays == 5
     assert result.summary.requests.retried >= 5
+    assert [o.attempts for o in result.outcomes] == [2] * 5  # the lost try and its replay
 
 
 @pytest.mark.parametrize("mode", ["objects", "ids", "absent"])
@@ -191,3 +192,24 @@ async def test_declined_confirmation_sends_nothing(harness: Harness) -> None:
     assert statuses(result) == [Status.FAILED]
     assert result.summary.exit_code == EXIT_NOT_STARTED
     assert harness.posts() == 0
+
+
+async def test_refusal_mid_split_keeps_the_part_that_went_through(harness: Harness) -> None:
+    """Part 1 refunded, part 2 refused (the dashboard refunded that payment meanwhile): the
+    row is rejected showing the yen that did go through, and a re-run never repeats part 1."""
+    oid, (p1, p2) = harness.order(6000, 3000, 3000)
+
+    def dashboard_refund(outcome: RowOutcome) -> None:  # runs after planning, before sending
+        harness.server.state.add_refund(p2, 2500, reference="DASHBOARD")
+
+    path = harness.write([(oid, None, 5000, "SPLIT")])
+    first = await harness.run(path, hooks=RunHooks(on_row_planned=dashboard_refund))
+    (outcome,) = first.outcomes
+    assert (outcome.status, outcome.error_code) == (Status.REJECTED, "amount.insufficient")
+    assert outcome.refunded_amount == 3000
+    again = await harness.run(path)
+    (outcome,) = again.outcomes
+    assert (outcome.status, outcome.error_code) == (Status.REJECTED, "amount.insufficient")
+    assert "2000" in (outcome.message or "")
+    assert [r.amount for r in harness.refunds(p1)] == [3000]
+    assert [r.reference for r in harness.refunds(p2)] == ["DASHBOARD"]
