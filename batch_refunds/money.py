@@ -39,8 +39,10 @@ def parse_yen(value: str | int | float | Decimal) -> Yen:
     if isinstance(value, bool):  # bool is an int subclass; TRUE in an amount cell is a mistake
         raise YenParseError(value, f"{value!r} is not an amount in yen")
     if isinstance(value, str):
-        if value.isascii() and value.isdigit():  # the common case, kept cheap for big files
-            return _checked(int(value), value)
+        # The common spellings ("1500", "1,500", "¥1,500") are kept cheap for big files.
+        quick = value.translate(_DECORATION)
+        if quick.isdigit() and quick.isascii():
+            return _checked(int(quick), value)
         amount = _parse_text(value)
     elif isinstance(value, int):
         amount = Decimal(value)

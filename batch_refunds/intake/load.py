@@ -11,7 +11,8 @@ from pathlib import Path
 
 from batch_refunds.intake.columns import ColumnMap, map_columns
 from batch_refunds.intake.read import Table, read_table
-from batch_refunds.intake.validate import DuplicateGuard, RowValidator, is_blank
+from batch_refunds.intake.scan import scan_rows
+from batch_refunds.intake.validate import RowValidator
 from batch_refunds.models import RefundRequest, RowError
 
 
@@ -82,31 +83,14 @@ def load_requests(
     table = read_table(Path(path), sheet=sheet, encoding=encoding)
     columns = map_columns(table.header, header_row=table.header_row)
     validator = RowValidator(columns, check_width=table.delimiter is not None)
-    guard = None if allow_duplicate_rows else DuplicateGuard()
-    requests: list[RefundRequest] = []
-    errors: list[RowError] = []
-    total = blank = 0
-    for number, cells in table.rows:
-        total += 1
-        if is_blank(cells):
-            blank += 1
-            continue
-        outcome = validator.check(number, cells)
-        if isinstance(outcome, RefundRequest):
-            duplicate = guard.check(outcome) if guard is not None else None
-            if duplicate is None:
-                requests.append(outcome)
-            else:
-                errors.append(duplicate)
-        else:
-            errors.extend(outcome)
+    scan = scan_rows(table.rows, validator, allow_duplicate_rows=allow_duplicate_rows)
     return LoadResult(
-        requests=tuple(requests),
-        errors=tuple(errors),
+        requests=tuple(scan.requests),
+        errors=tuple(scan.errors),
         detected=_detection(table, columns),
         warnings=_warnings(table, columns),
-        total_rows=total,
-        skipped_blank_rows=blank,
+        total_rows=scan.total_rows,
+        skipped_blank_rows=scan.blank_rows,
     )
 
 

@@ -187,11 +187,11 @@ def _text_rows(
     with _open_text(path, codec) as f:
         reader = csv.reader(f, delimiter=delimiter)
         try:
+            for _ in itertools.islice(reader, header_index + 1):
+                pass  # the title block and the header itself
             # Row numbers count records, as Excel shows them; they match an editor's line
             # numbers unless a quoted cell spans several lines.
-            for number, cells in enumerate(reader, start=1):
-                if number > header_index + 1:
-                    yield number, cells
+            yield from enumerate(reader, start=header_index + 2)
         except csv.Error as exc:
             raise InputFileError(
                 f"{path}: line {reader.line_num} cannot be read as CSV ({exc}).",

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
+from operator import itemgetter
 
 from batch_refunds.intake.columns import (
     AMOUNT,
@@ -28,16 +29,18 @@ from batch_refunds.models import Reason, RefundRequest, RowError
 from batch_refunds.money import YenParseError, parse_yen
 
 MAX_TEXT_LENGTH = 255
+CACHE_LIMIT = 1 << 16
 MAX_METADATA_VALUE_LENGTH = 200
 
-_ORDER_ID = re.compile(r"order_(?:test|live)_[0-9A-Za-z]+")
-_PAYMENT_ID = re.compile(r"payment_(?:test|live)_[0-9A-Za-z]+")
+FIELDS = (ORDER_ID, PAYMENT_ID, AMOUNT, CURRENCY, REASON, DESCRIPTION, REFERENCE, LINE_ITEMS)
+ORDER_ID_PATTERN = re.compile(r"order_(?:test|live)_[0-9A-Za-z]+")
+PAYMENT_ID_PATTERN = re.compile(r"payment_(?:test|live)_[0-9A-Za-z]+")
 _NUMBER_LIKE = re.compile(r"[0-9][0-9.,Ee+\- ]*")
 
 _OTHER = {"order": "payment", "payment": "order"}
 _ARTICLE = {"order": "An", "payment": "A"}
 
-_REASONS: dict[str, Reason] = {
+REASONS: dict[str, Reason] = {
     "requested_by_customer": Reason.REQUESTED_BY_CUSTOMER,
     "顧客都合": Reason.REQUESTED_BY_CUSTOMER,
     "お客様都合": Reason.REQUESTED_BY_CUSTOMER,
@@ -74,126 +77,193 @@ def is_blank(cells: Sequence[object]) -> bool:
 
 def normalise_reason(text: str) -> Reason | None:
     """``"Fraudulent"``, ``"requested-by customer"``, ``"不正"`` → ``Reason``; unknown → None."""
-    found = _REASONS.get(text)
+    found = REASONS.get(text)
     if found is None:
         key = unicodedata.normalize("NFKC", text).strip().casefold()
-        found = _REASONS.get(re.sub(r"[\s\-]+", "_", key))
+        found = REASONS.get(re.sub(r"[\s\-]+", "_", key))
     return found
 
 
 @dataclass(slots=True)
 class RowValidator:
-    """Checks rows against one header. ``check_width``: flag cells beyond the header (text)."""
+    """Checks rows against one header. ``check_width``: flag cells beyond the header (text).
+
+    ``check`` runs once per row of files with a million rows, so the common case (clean
+    text cells) is handled inline and every slower path is a helper call.
+    """
 
     columns: ColumnMap
     check_width: bool = False
-    _at: dict[str, int] = field(init=False)
+    _width: int = field(init=False)
+    _fields: Callable[[Sequence[object]], tuple[object, ...]] = field(init=False)
+    _tails: tuple[tuple[str, ...], ...] = field(init=False)
+    _has_id: tuple[str, str] = field(init=False)
+    # Descriptions, metadata and amounts repeat across a big file; sharing one object per
+    # distinct value keeps a million requests well inside the memory budget. Bounded, so a
+    # file of all-distinct values costs no more than it would without the caches.
+    amount_cache: dict[str, int] = field(init=False, default_factory=dict)
+    text_cache: dict[str, str] = field(init=False, default_factory=dict)
+    metadata_cache: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = field(
+        init=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
-        self._at = dict(self.columns.indices)
+        at = dict(self.columns.indices)
+        self._width = self.columns.width
+        # Absent columns read index -1, which the padding in ``check`` always makes blank.
+        self._fields = itemgetter(*(at.get(name, -1) for name in FIELDS))
+        self._tails = tuple(("",) * (k + 1) for k in range(self._width + 1))
+        self._has_id = (ORDER_ID if ORDER_ID in at else PAYMENT_ID, "")
 
     def check(self, row: int, cells: Sequence[object]) -> RefundRequest | list[RowError]:
         """Validate one non-blank row, collecting every problem rather than the first."""
-        errors: list[RowError] = []
-        at = self._at
         n = len(cells)
+        padded = [*cells, *self._tails[self._width - n if n < self._width else 0]]
+        order, payment, amount_cell, currency, reason_cell, desc, ref, items = self._fields(padded)
+        errors: list[RowError] = []
 
-        def get(name: str) -> object:
-            i = at.get(name)
-            return cells[i] if i is not None and i < n else None
-
-        order_id = _check_id(row, get(ORDER_ID), ORDER_ID, _ORDER_ID, errors)
-        payment_id = _check_id(row, get(PAYMENT_ID), PAYMENT_ID, _PAYMENT_ID, errors)
+        order_id: str | None = order.strip() if type(order) is str else cell_text(order)
+        if not order_id:
+            order_id = None
+        elif not (order_id.isascii() and ORDER_ID_PATTERN.fullmatch(order_id)):
+            order_id = _check_id(row, order, ORDER_ID, ORDER_ID_PATTERN, errors)
+        payment_id: str | None = payment.strip() if type(payment) is str else cell_text(payment)
+        if not payment_id:
+            payment_id = None
+        elif not (payment_id.isascii() and PAYMENT_ID_PATTERN.fullmatch(payment_id)):
+            payment_id = _check_id(row, payment, PAYMENT_ID, PAYMENT_ID_PATTERN, errors)
         if order_id is None and payment_id is None and not errors:
-            first = next(t for t in map(cell_text, cells) if t)
-            errors.append(
-                RowError(
-                    row,
-                    ORDER_ID if ORDER_ID in at else PAYMENT_ID,
-                    first,
-                    "input.missing_id",
-                    "No order_id or payment_id on this row. If it is a total or a note, "
-                    "delete it; otherwise add the id.",
+            _missing_id(row, self._has_id[0], cells, errors)
+
+        amount: int | None
+        if type(amount_cell) is str:
+            text = amount_cell.strip()
+            if not text:
+                amount = None  # blank: refund everything that remains
+            elif (amount := self.amount_cache.get(text)) is None:
+                amount = _check_amount(row, text, errors)
+                if amount is not None and len(self.amount_cache) < CACHE_LIMIT:
+                    self.amount_cache[text] = amount
+        else:
+            amount = _check_amount(row, amount_cell, errors)
+
+        if currency != "":
+            text = currency.strip() if type(currency) is str else cell_text(currency)
+            if text and text != JPY and text.upper() != JPY:
+                errors.append(
+                    RowError(
+                        row, CURRENCY, _short(text), "input.currency", "Only JPY can be refunded."
+                    )
                 )
-            )
-        amount = _check_amount(row, get(AMOUNT), errors)
-        currency = cell_text(get(CURRENCY))
-        if currency and currency.upper() != JPY:
-            errors.append(
-                RowError(row, CURRENCY, currency, "input.currency", "Only JPY can be refunded.")
-            )
+
         reason = Reason.REQUESTED_BY_CUSTOMER
-        reason_text = cell_text(get(REASON))
-        if reason_text:
-            found = normalise_reason(reason_text)
-            if found is None:
-                errors.append(
-                    RowError(
-                        row,
-                        REASON,
-                        reason_text,
-                        "input.reason",
-                        "The reason must be requested_by_customer (顧客都合) or "
-                        "fraudulent (不正), or left blank.",
-                    )
-                )
-            else:
-                reason = found
-        description = _check_length(row, get(DESCRIPTION), DESCRIPTION, errors)
-        reference = _check_length(row, get(REFERENCE), REFERENCE, errors)
-        line_items = _check_line_items(row, get(LINE_ITEMS), errors)
-        metadata = self._metadata(row, cells, errors)
-        if self.check_width and n > self.columns.width:
-            extra = [cell_text(c) for c in cells[self.columns.width :]]
-            if any(extra):
-                errors.append(
-                    RowError(
-                        row,
-                        None,
-                        ", ".join(t for t in extra if t),
-                        "input.row_shape",
-                        f"This row has {n} cells but the header has {self.columns.width}. "
-                        "An unquoted comma (as in 1,500) may have split a cell; quote "
-                        "such values or remove the separators.",
-                    )
-                )
+        if reason_cell != "":
+            text = reason_cell.strip() if type(reason_cell) is str else cell_text(reason_cell)
+            if text:
+                found = REASONS.get(text) or normalise_reason(text)
+                if found is None:
+                    errors.append(_reason_error(row, text))
+                else:
+                    reason = found
+
+        description = desc.strip() if type(desc) is str else cell_text(desc)
+        if len(description) > MAX_TEXT_LENGTH:
+            errors.append(_length_error(row, DESCRIPTION, description))
+        elif len(self.text_cache) < CACHE_LIMIT:
+            description = self.text_cache.setdefault(description, description)
+        reference = ref.strip() if type(ref) is str else cell_text(ref)
+        if len(reference) > MAX_TEXT_LENGTH:
+            errors.append(_length_error(row, REFERENCE, reference))
+        line_items = _check_line_items(row, items, errors) if items != "" else ()
+        metadata: tuple[tuple[str, str], ...] = ()
+        if self.columns.metadata:
+            pairs = []
+            for key, i in self.columns.metadata:
+                value = padded[i]
+                text = value.strip() if type(value) is str else cell_text(value)
+                if text:
+                    if len(text) > MAX_METADATA_VALUE_LENGTH:
+                        errors.append(_metadata_error(row, key, text))
+                    pairs.append((key, text))
+            metadata = tuple(pairs)
+            if len(self.metadata_cache) < CACHE_LIMIT:
+                metadata = self.metadata_cache.setdefault(metadata, metadata)
+        if self.check_width and n > self._width:
+            self._check_extra_cells(row, cells, errors)
         if errors:
             return errors
         return RefundRequest(
-            row=row,
-            order_id=order_id,
-            payment_id=payment_id,
-            amount=amount,
-            currency=JPY,
-            reason=reason,
-            description=description,
-            reference=reference,
-            line_items=line_items,
-            metadata=metadata,
+            row,
+            order_id,
+            payment_id,
+            amount,
+            JPY,
+            reason,
+            description or None,
+            reference or None,
+            line_items,
+            metadata,
         )
 
-    def _metadata(
-        self, row: int, cells: Sequence[object], errors: list[RowError]
-    ) -> tuple[tuple[str, str], ...]:
-        pairs: list[tuple[str, str]] = []
-        n = len(cells)
-        for key, i in self.columns.metadata:
-            value = cell_text(cells[i]) if i < n else ""
-            if not value:
-                continue
-            if len(value) > MAX_METADATA_VALUE_LENGTH:
-                errors.append(
-                    RowError(
-                        row,
-                        f"metadata.{key}",
-                        _short(value),
-                        "input.metadata",
-                        f"Metadata values may be at most {MAX_METADATA_VALUE_LENGTH} characters; "
-                        f"this one has {len(value)}.",
-                    )
+    def _check_extra_cells(self, row: int, cells: Sequence[object], errors: list[RowError]) -> None:
+        extra = [t for t in map(cell_text, cells[self._width :]) if t]
+        if extra:
+            errors.append(
+                RowError(
+                    row,
+                    None,
+                    _short(", ".join(extra)),
+                    "input.row_shape",
+                    f"This row has {len(cells)} cells but the header has {self._width}. "
+                    "An unquoted comma (as in 1,500) may have split a cell; quote "
+                    "such values or remove the separators.",
                 )
-            pairs.append((key, value))
-        return tuple(pairs)
+            )
+
+
+def _missing_id(row: int, column: str, cells: Sequence[object], errors: list[RowError]) -> None:
+    first = next((t for t in map(cell_text, cells) if t), "")
+    errors.append(
+        RowError(
+            row,
+            column,
+            _short(first),
+            "input.missing_id",
+            "No order_id or payment_id on this row. If it is a total or a note, "
+            "delete it; otherwise add the id.",
+        )
+    )
+
+
+def _metadata_error(row: int, key: str, text: str) -> RowError:
+    return RowError(
+        row,
+        f"metadata.{key}",
+        _short(text),
+        "input.metadata",
+        f"Metadata values may be at most {MAX_METADATA_VALUE_LENGTH} characters; "
+        f"this one has {len(text)}.",
+    )
+
+
+def _reason_error(row: int, text: str) -> RowError:
+    return RowError(
+        row,
+        REASON,
+        _short(text),
+        "input.reason",
+        "The reason must be requested_by_customer (顧客都合) or fraudulent (不正), or left blank.",
+    )
+
+
+def _length_error(row: int, column: str, text: str) -> RowError:
+    return RowError(
+        row,
+        column,
+        _short(text),
+        f"input.{column}",
+        f"At most {MAX_TEXT_LENGTH} characters are allowed; this has {len(text)}.",
+    )
 
 
 def _check_id(
@@ -258,23 +328,6 @@ def _check_amount(row: int, cell: object, errors: list[RowError]) -> int | None:
         return None
 
 
-def _check_length(row: int, cell: object, column: str, errors: list[RowError]) -> str | None:
-    text = cell_text(cell)
-    if not text:
-        return None
-    if len(text) > MAX_TEXT_LENGTH:
-        errors.append(
-            RowError(
-                row,
-                column,
-                _short(text),
-                f"input.{column}",
-                f"At most {MAX_TEXT_LENGTH} characters are allowed; this has {len(text)}.",
-            )
-        )
-    return text
-
-
 def _check_line_items(row: int, cell: object, errors: list[RowError]) -> tuple[str, ...]:
     text = cell_text(cell)
     if not text:
@@ -295,27 +348,3 @@ def _check_line_items(row: int, cell: object, errors: list[RowError]) -> tuple[s
 
 def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@dataclass(slots=True)
-class DuplicateGuard:
-    """Flags a request identical to an earlier one: same order/payment, amount, reference."""
-
-    _first_row: dict[tuple[str | None, str | None, int | None, str | None], int] = field(
-        default_factory=dict
-    )
-
-    def check(self, request: RefundRequest) -> RowError | None:
-        # Keep this key in step with the run engine's row identity.
-        key = (request.order_id, request.payment_id, request.amount, request.reference)
-        first = self._first_row.setdefault(key, request.row)
-        if first == request.row:
-            return None
-        return RowError(
-            request.row,
-            ORDER_ID if request.order_id else PAYMENT_ID,
-            request.order_id or request.payment_id or "",
-            "input.duplicate",
-            f"Same order, amount and reference as row {first}; a second line would refund "
-            "twice. Delete one, or pass --allow-duplicate-rows if both refunds are intended.",
-        )
