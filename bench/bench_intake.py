@@ -1,0 +1,142 @@
+"""Intake benchmark: ``batch-refunds validate`` on a 1,000,000-row CSV and a 200,000-row xlsx.
+
+Also compares the candidate readers (for the choice of ``csv`` + ``python-calamine`` in
+``batch_refunds/intake/read.py``). Every measurement runs in its own process so that peak
+RSS is that command's alone. Generated files are cached in ``bench/data/`` (gitignored).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "data"
+CSV_ROWS = 1_000_000
+XLSX_ROWS = 200_000
+CSV_TARGET_S = 8.0
+CSV_TARGET_RSS_MB = 700
+
+HEADER = ("order_id", "amount", "reason", "description", "reference", "metadata.ticket")
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_DESCRIPTIONS = ("Returned item", "Cancelled before shipping", "Price adjustment", "")
+
+
+def _rows(count: int, seed: int) -> list[tuple[str, str | int | None, str, str, str, str]]:
+    """Realistic rows: unique ids, amounts of several spellings, 10% blank (full refund)."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        oid = "order_test_" + "".join(rng.choices(_BASE62, k=20))
+        yen = rng.randrange(100, 98_000)
+        pick = rng.random()
+        amount: str | int | None = (
+            None if pick < 0.1 else f"¥{yen:,}" if pick < 0.2 else f"{yen:,}" if pick < 0.3 else yen
+        )
+        reason = "fraudulent" if pick > 0.98 else "requested_by_customer"
+        rows.append(
+            (oid, amount, reason, rng.choice(_DESCRIPTIONS), f"RF-{i:08d}", f"ZD-{i % 9973}")
+        )
+    return rows
+
+
+def make_csv(path: Path, count: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(HEADER)
+        for row in _rows(count, seed=1):
+            writer.writerow("" if c is None else c for c in row)
+
+
+def make_xlsx(path: Path, count: int) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Refunds")
+    sheet.append(["Refund request (benchmark)"])
+    sheet.append([])
+    sheet.append(list(HEADER))
+    for row in _rows(count, seed=2):
+        sheet.append(list(row))
+    book.save(path)
+
+
+def measure(argv: list[str]) -> tuple[float, float, int]:
+    """Run ``argv``; return (wall seconds, peak RSS in MB, exit code) of that process alone."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.stderr is not None:
+        err = proc.stderr.read().decode(errors="replace").strip()
+        proc.stderr.close()
+        if err:
+            print(f"    stderr: {err[-300:]}")
+    return wall, usage.ru_maxrss / 1024, proc.returncode  # ru_maxrss is KiB on Linux
+
+
+_READERS = {
+    "csv module (chosen)": "import csv,sys\n"
+    "with open(sys.argv[1], encoding='utf-8', newline='') as f:\n"
+    "    n = sum(1 for _ in csv.reader(f))",
+    "pandas.read_csv dtype=str": "import pandas as pd,sys\n"
+    "df = pd.read_csv(sys.argv[1], dtype=str, keep_default_na=False, skip_blank_lines=False)\n"
+    "rows = list(zip(*(df[c].tolist() for c in df.columns)))",
+}
+_EXCEL_READERS = {
+    "python-calamine to_python (chosen)": "import python_calamine as pc,sys\n"
+    "rows = pc.CalamineWorkbook.from_path(sys.argv[1]).get_sheet_by_index(0)"
+    ".to_python(skip_empty_area=False)",
+    "pandas.read_excel engine=calamine": "import pandas as pd,sys\n"
+    "rows = pd.read_excel(sys.argv[1], engine='calamine', header=None, dtype=object)"
+    ".values.tolist()",
+    "openpyxl read_only": "import openpyxl,sys\n"
+    "wb = openpyxl.load_workbook(sys.argv[1], read_only=True, data_only=True)\n"
+    "rows = list(wb.worksheets[0].iter_rows(values_only=True))",
+}
+
+
+def _report(label: str, wall: float, rss: float, code: int) -> None:
+    print(f"  {label:<44} {wall:7.2f} s  {rss:7.0f} MB  exit {code}", flush=True)
+
+
+def main() -> None:
+    DATA.mkdir(exist_ok=True)
+    csv_path = DATA / f"refunds_{CSV_ROWS // 1000}k.csv"
+    xlsx_path = DATA / f"refunds_{XLSX_ROWS // 1000}k.xlsx"
+    for path, make, count in ((csv_path, make_csv, CSV_ROWS), (xlsx_path, make_xlsx, XLSX_ROWS)):
+        if not path.exists():
+            print(f"  generating {path.name} ({count:,} rows)...", flush=True)
+            tmp = path.with_suffix(".tmp" + path.suffix)
+            make(tmp, count)
+            tmp.rename(path)
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    print(f"  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.platform()}")
+    print(f"  {os.cpu_count()} CPUs, {cpu}, Python {platform.python_version()}")
+    cli = [sys.executable, "-m", "batch_refunds", "validate"]
+    print("batch-refunds validate:")
+    wall, rss, code = measure([*cli, str(csv_path)])
+    _report(f"{csv_path.name} ({CSV_ROWS:,} rows)", wall, rss, code)
+    verdict = "PASS" if wall < CSV_TARGET_S and rss < CSV_TARGET_RSS_MB else "FAIL"
+    print(f"  target < {CSV_TARGET_S:.0f} s and < {CSV_TARGET_RSS_MB} MB: {verdict}")
+    _report(f"{xlsx_path.name} ({XLSX_ROWS:,} rows)", *measure([*cli, str(xlsx_path)]))
+    print("CSV readers (read only, no validation):")
+    for label, code_text in _READERS.items():
+        _report(label, *measure([sys.executable, "-c", code_text, str(csv_path)]))
+    print("Excel readers (read only, no validation):")
+    for label, code_text in _EXCEL_READERS.items():
+        _report(label, *measure([sys.executable, "-c", code_text, str(xlsx_path)]))
