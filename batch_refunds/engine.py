@@ -410,7 +410,9 @@ class Engine:
                 return self._outcome(
                     p, Status.REJECTED, refunded, refund_ids, attempts, exc.code, exc.message
                 )
-            except ApiUnavailable as exc:
+            except SmartpayError as exc:
+                # Unavailable, or an answer we could not read: the refund may exist. The
+                # intent stays pending, so the next run looks before it sends again.
                 attempts += max(tries[0], 1)
                 self._stopper.failed()
                 return self._outcome(

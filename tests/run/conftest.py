@@ -66,6 +66,7 @@ class Harness:
         progress = Progress(started_at=self.time.clock())
         hooks = options.pop("hooks", None) or RunHooks()
         stop = options.pop("stop", None)
+        wrap = options.pop("wrap_api", None)
         hooks.request_counts = progress.request_counts
         run_options = RunOptions(
             input_path=path, out_dir=self.tmp / f"report-{self.runs}", mode=mode, **options
@@ -74,8 +75,9 @@ class Harness:
             config, hook=progress.on_event, clock=self.time.clock, sleep=self.time.sleep
         ) as client:
             with Journal(self.journal_path) as journal:
+                api = client if wrap is None else wrap(client)
                 return await run_batch(
-                    run_options, api=client, journal=journal, hooks=hooks, stop=stop
+                    run_options, api=api, journal=journal, hooks=hooks, stop=stop
                 )
 
     def refunds(self, payment_id: str | None = None) -> list[Any]:

@@ -7,9 +7,11 @@ import asyncio
 import pytest
 
 from batch_refunds import identity as ids
+from batch_refunds.errors import SmartpayError
 from batch_refunds.journal import PENDING, Intent, Journal
-from batch_refunds.models import RefundRequest, RowOutcome, Status
+from batch_refunds.models import CreateRefund, Refund, RefundRequest, RowOutcome, Status
 from batch_refunds.runner import EXIT_INTERRUPTED, EXIT_NOT_STARTED, RunHooks
+from batch_refunds.smartpay import SmartpayClient
 from tests.run.conftest import Harness, statuses
 
 SEVEN_HOURS_S = 7 * 3600
@@ -213,3 +215,31 @@ async def test_refusal_mid_split_keeps_the_part_that_went_through(harness: Harne
     assert "2000" in (outcome.message or "")
     assert [r.amount for r in harness.refunds(p1)] == [3000]
     assert [r.reference for r in harness.refunds(p2)] == ["DASHBOARD"]
+
+
+class GarbledRefundAnswers:
+    """The real client, except that every refund POST's answer arrives unreadable after the
+    refund was made (a proxy page, a truncated body): the outcome is unknown to the tool."""
+
+    def __init__(self, api: SmartpayClient) -> None:
+        self._api = api
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._api, name)
+
+    async def create_refund(self, body: CreateRefund, *, idempotency_key: str) -> Refund:
+        await self._api.create_refund(body, idempotency_key=idempotency_key)
+        raise SmartpayError("the response was not JSON", status=200)
+
+
+async def test_unreadable_answer_is_treated_as_maybe_refunded(harness: Harness) -> None:
+    """A refund answer that can't be read fails the row without crashing the run, and the
+    re-run finds the refund instead of making a second one."""
+    oid, (pid,) = harness.order(2000, 2000)
+    other, _ = harness.order(2000, 2000)
+    path = harness.write([(oid, None, 800, None), (other, None, 300, None)])
+    first = await harness.run(path, wrap_api=GarbledRefundAnswers)
+    assert statuses(first) == [Status.FAILED, Status.FAILED]
+    again = await harness.run(path)
+    assert statuses(again) == [Status.ALREADY_REFUNDED, Status.ALREADY_REFUNDED]
+    assert [r.amount for r in harness.refunds(pid)] == [800]
