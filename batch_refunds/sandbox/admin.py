@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from batch_refunds.sandbox.render import error_json, refund_json
+from batch_refunds.sandbox.render import refund_json
+from batch_refunds.sandbox.replies import error_reply, json_reply
 from batch_refunds.sandbox.seed import SeedError, load_seed
 
 if TYPE_CHECKING:
@@ -34,17 +35,13 @@ def add_admin_routes(app: web.Application, sandbox: Sandbox) -> None:
     app.router.add_post("/__admin/seed", bound(admin_seed))
 
 
-def error_response(status: int, code: str, message: str) -> web.Response:
-    return web.json_response(error_json(status, code, message), status=status)
-
-
 async def admin_stats(sandbox: Sandbox, request: web.Request) -> web.Response:
     stats = sandbox.state.stats
     requests = [
         {"method": m, "route": r, "status": "dropped" if s == DROPPED else s, "count": n}
         for (m, r, s), n in sorted(stats.requests.items(), key=str)
     ]
-    return web.json_response(
+    return json_reply(
         {
             "requests": requests,
             "refundsCreated": stats.refunds_created,
@@ -62,31 +59,31 @@ async def admin_stats(sandbox: Sandbox, request: web.Request) -> web.Response:
 
 async def admin_refunds(sandbox: Sandbox, request: web.Request) -> web.Response:
     data = [refund_json(r) for r in sandbox.state.all_refunds()]
-    return web.json_response({"object": "collection", "results": len(data), "data": data})
+    return json_reply({"object": "collection", "results": len(data), "data": data})
 
 
 async def admin_get_config(sandbox: Sandbox, request: web.Request) -> web.Response:
-    return web.json_response(sandbox.knobs.as_dict())
+    return json_reply(sandbox.knobs.as_dict())
 
 
 async def admin_set_config(sandbox: Sandbox, request: web.Request) -> web.Response:
     changes = await _admin_body(request)
     if not isinstance(changes, dict):
-        return error_response(400, "request.malformed", "Send a JSON object of knob: value")
+        return error_reply(400, "request.malformed", "Send a JSON object of knob: value")
     try:
         sandbox.knobs.update(changes)
     except (TypeError, ValueError) as exc:
-        return error_response(400, "request.invalid", str(exc))
-    return web.json_response(sandbox.knobs.as_dict())
+        return error_reply(400, "request.invalid", str(exc))
+    return json_reply(sandbox.knobs.as_dict())
 
 
 async def admin_advance_clock(sandbox: Sandbox, request: web.Request) -> web.Response:
     body = await _admin_body(request)
     seconds = body.get("seconds") if isinstance(body, dict) else None
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-        return error_response(400, "request.invalid", 'Send {"seconds": N} with N >= 0')
+        return error_reply(400, "request.invalid", 'Send {"seconds": N} with N >= 0')
     sandbox.clock.advance(seconds)
-    return web.json_response({"nowMs": sandbox.clock.now_ms()})
+    return json_reply({"nowMs": sandbox.clock.now_ms()})
 
 
 async def admin_seed(sandbox: Sandbox, request: web.Request) -> web.Response:
@@ -94,8 +91,8 @@ async def admin_seed(sandbox: Sandbox, request: web.Request) -> web.Response:
     try:
         counts = load_seed(sandbox.state, body)
     except SeedError as exc:
-        return error_response(400, "request.invalid", str(exc))
-    return web.json_response(counts)
+        return error_reply(400, "request.invalid", str(exc))
+    return json_reply(counts)
 
 
 async def _admin_body(request: web.Request) -> Any:

@@ -44,6 +44,7 @@ from batch_refunds.sandbox.render import (
     refund_json,
     unauthorized_json,
 )
+from batch_refunds.sandbox.replies import error_reply, json_reply
 from batch_refunds.sandbox.seed import load_seed
 from batch_refunds.sandbox.state import Claim, RefundRefused, SandboxState
 from batch_refunds.sandbox.validate import RefundBody, check_refund_body, fingerprint
@@ -58,12 +59,6 @@ MAX_IDEMPOTENCY_KEY = 255
 REPLAYED_HEADER = "Idempotency-Replayed"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def error_response(
-    status: int, code: str, message: str, details: list[str] | None = None
-) -> web.Response:
-    return web.json_response(error_json(status, code, message, details), status=status)
 
 
 class Sandbox:
@@ -126,11 +121,9 @@ class Sandbox:
         try:
             return await handler(request)
         except web.HTTPNotFound:
-            return error_response(404, "resource.not-found", f"No route {request.path}")
+            return error_reply(404, "resource.not-found", f"No route {request.path}")
         except web.HTTPMethodNotAllowed:
-            return error_response(
-                405, "request.method-not-allowed", f"{request.method} not allowed"
-            )
+            return error_reply(405, "request.method-not-allowed", f"{request.method} not allowed")
 
     def _refuse_early(self, request: web.Request) -> web.Response | None:
         """401, 429 or an injected 5xx: answers that change nothing and store nothing."""
@@ -140,7 +133,7 @@ class Sandbox:
         wait_s = self.limiter.check(self.clock.now_ms(), self.knobs.rate_limit_per_s)
         if wait_s is not None:
             self.state.stats.rate_limited += 1
-            response = error_response(429, "request.rate-limited", "Too many requests")
+            response = error_reply(429, "request.rate-limited", "Too many requests")
             response.headers["Retry-After"] = str(wait_s)
             return response
         injected = self.dice.injected_failure(self.knobs.fail_rate)
@@ -163,7 +156,7 @@ class Sandbox:
         if ok and secret is not None:
             ok = hmac.compare_digest(key.encode(), secret.encode())
         if not ok:
-            response = web.json_response(unauthorized_json(self.config.realm), status=401)
+            response = json_reply(unauthorized_json(self.config.realm), status=401)
             response.headers["WWW-Authenticate"] = f'Basic realm="{self.config.realm}"'
             return response
         return None
@@ -176,32 +169,32 @@ class Sandbox:
     async def get_order(self, request: web.Request) -> web.Response:
         order = self.state.orders.get(request.match_info["id"])
         if order is None:
-            return error_response(
+            return error_reply(
                 404, "order.not-found", f"Order {request.match_info['id']} not found"
             )
         body = order_json(
             self.state, order, expand=_expand(request), mode=self.knobs.payment_refunds
         )
-        return web.json_response(body)
+        return json_reply(body)
 
     async def get_payment(self, request: web.Request) -> web.Response:
         payment = self.state.payments.get(request.match_info["id"])
         if payment is None:
-            return error_response(
+            return error_reply(
                 404, "payment.not-found", f"Payment {request.match_info['id']} not found"
             )
         body = payment_json(
             self.state, payment, expand=_expand(request), mode=self.knobs.payment_refunds
         )
-        return web.json_response(body)
+        return json_reply(body)
 
     async def get_refund(self, request: web.Request) -> web.Response:
         refund = self.state.refunds.get(request.match_info["id"])
         if refund is None:
-            return error_response(
+            return error_reply(
                 404, "refund.not-found", f"Refund {request.match_info['id']} not found"
             )
-        return web.json_response(refund_json(refund))
+        return json_reply(refund_json(refund))
 
     async def list_refunds(self, request: web.Request) -> web.Response:
         return self._page(request, "refunds", refund_json)
@@ -217,16 +210,16 @@ class Sandbox:
         try:
             max_results = int(request.query.get("maxResults", DEFAULT_MAX_RESULTS))
         except ValueError:
-            return error_response(400, "request.invalid", "maxResults must be an integer")
+            return error_reply(400, "request.invalid", "maxResults must be an integer")
         if max_results < 1:
-            return error_response(400, "request.invalid", "maxResults must be at least 1")
+            return error_reply(400, "request.invalid", "maxResults must be at least 1")
         max_results = min(max_results, MAX_MAX_RESULTS)
         token = request.query.get("pageToken") or None
         before: int | None = None
         if token is not None:
             before = _decode_token(kind, token)
             if before is None:
-                return error_response(400, "request.invalid", "pageToken is not valid")
+                return error_reply(400, "request.invalid", "pageToken is not valid")
         page: list[Any] = []
         next_token: str | None = None
         for position, record in self.state.newest_first(kind):
@@ -239,7 +232,7 @@ class Sandbox:
         body = collection_json(
             page, page_token=token, next_page_token=next_token, max_results=max_results
         )
-        return web.json_response(body)
+        return json_reply(body)
 
     async def create_refund(self, request: web.Request) -> web.StreamResponse:
         checked = await _read_refund_request(request)
@@ -253,13 +246,13 @@ class Sandbox:
             if claim is not Claim.NEW:
                 await self._delay()
             if claim is Claim.MISMATCH:
-                return error_response(
+                return error_reply(
                     422,
                     "idempotency.key-reused",
                     "This Idempotency-Key was used with a different request body",
                 )
             if claim is Claim.IN_FLIGHT:
-                return error_response(
+                return error_reply(
                     409,
                     "idempotency.in-progress",
                     "A request with this Idempotency-Key is still being processed",
@@ -268,7 +261,7 @@ class Sandbox:
                 self.state.stats.replays += 1
                 assert record.status is not None
                 assert record.body is not None
-                replay = web.json_response(record.body, status=record.status)
+                replay = json_reply(record.body, status=record.status)
                 replay.headers[REPLAYED_HEADER] = "true"
                 return replay
         try:
@@ -287,7 +280,7 @@ class Sandbox:
                 refused = error_json(exc.status, exc.code, exc.message)
                 if key is not None:
                     self.state.store_response(scope, key, exc.status, refused)
-                return web.json_response(refused, status=exc.status)
+                return json_reply(refused, status=exc.status)
             body = refund_json(refund)
             self.state.stats.refunds_created += 1
             if key is not None:
@@ -298,7 +291,7 @@ class Sandbox:
                 self.state.release_key(scope, key)
         if self.dice.drop(self.knobs.drop_after_commit_rate):
             return self._drop(request)
-        return web.json_response(body)
+        return json_reply(body)
 
     def _drop(self, request: web.Request) -> web.Response:
         """Cut the connection after the refund is committed: the double-refund trap.
@@ -329,17 +322,17 @@ async def _read_refund_request(
     try:
         raw = json.loads(await request.text())
     except (ValueError, UnicodeDecodeError):
-        return error_response(400, "request.malformed", "The body is not valid JSON")
+        return error_reply(400, "request.malformed", "The body is not valid JSON")
     if not isinstance(raw, dict):
-        return error_response(400, "request.malformed", "The body must be a JSON object")
+        return error_reply(400, "request.malformed", "The body must be a JSON object")
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
-        return error_response(
+        return error_reply(
             400, "request.invalid", f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} chars"
         )
     parsed = check_refund_body(raw)
     if isinstance(parsed, list):
-        return error_response(400, "request.invalid", "The refund request is invalid", parsed)
+        return error_reply(400, "request.invalid", "The refund request is invalid", parsed)
     return raw, key, parsed
 
 
@@ -356,7 +349,7 @@ def _injected_failure(status: int) -> web.Response:
             content_type="text/html",
         )
     code = "internal.error" if status == 500 else "service.unavailable"
-    return error_response(status, code, "Injected failure (sandbox fail_rate)")
+    return error_reply(status, code, "Injected failure (sandbox fail_rate)")
 
 
 def _encode_token(kind: str, before: int) -> str:

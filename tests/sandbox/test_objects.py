@@ -147,3 +147,14 @@ async def test_wrong_method_is_a_json_405(wire: Wire) -> None:
     ) as response:
         assert response.status == 405
         assert (await response.json())["statusCode"] == 405
+
+
+async def test_text_is_sent_as_raw_utf8_not_escaped(wire: Wire) -> None:
+    """Japanese text arrives as UTF-8 bytes, as a Node server would send it, not \\u escapes."""
+    order = wire.server.state.add_order(amount=1980, description="有田焼 茶碗")
+    async with wire.session.get(
+        f"{wire.server.base_url}/orders/{order.id}", headers=wire.auth()
+    ) as response:
+        raw = await response.read()
+    assert "有田焼 茶碗".encode() in raw
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
