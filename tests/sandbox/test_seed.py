@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+from importlib import resources
 from typing import Any
 
 import pytest
@@ -90,3 +92,23 @@ def test_a_bad_seed_adds_nothing() -> None:
             },
         )
     assert state.orders == {}
+
+
+def test_the_shipped_example_seed_covers_every_case() -> None:
+    """example_seed.json loads: a plain, split, partly and fully refunded, and uncaptured order."""
+    seed = json.loads(
+        (resources.files("batch_refunds.sandbox") / "example_seed.json").read_text("utf-8")
+    )
+    state = _state()
+    assert load_seed(state, seed) == {"orders": 5, "payments": 5, "refunds": 2}
+    left = {
+        o.reference: sum(state.remaining(p) for p in o.payment_ids) for o in state.orders.values()
+    }
+    assert left == {
+        "ORD-0001": 12_800,
+        "ORD-0002": 48_000,
+        "ORD-0003": 4_000,
+        "ORD-0004": 0,
+        "ORD-0005": 0,
+    }
+    assert state.orders["order_test_Example0005"].status == "requires_capture"
