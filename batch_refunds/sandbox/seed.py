@@ -30,7 +30,8 @@ The seed format, JSON::
 
 Ids must look like Smartpay's (``order_test_<base62>``) so that SDKs which check id
 formats accept them. Amounts are integer yen. A seed whose refunds exceed their payment
-is refused with the path of the offending entry.
+is refused with the path of the offending entry. A worked example ships beside this
+module as ``example_seed.json``.
 """
 
 from __future__ import annotations
