@@ -56,15 +56,15 @@ def read_table(path: Path, *, sheet: str | None = None, encoding: str | None = N
         with path.open("rb") as f:
             head = f.read(8)
     except FileNotFoundError:
-        raise InputFileError(f"{path}: no such file.", code="input.not_found") from None
+        raise InputFileError("No such file.", code="input.not_found") from None
     except OSError as exc:
-        raise InputFileError(f"{path}: cannot be opened ({exc.strerror}).") from None
+        raise InputFileError(f"The file cannot be opened ({exc.strerror}).") from None
     suffix = path.suffix.lower()
     if head.startswith((_ZIP_MAGIC, _OLE_MAGIC)) or (suffix in EXCEL_SUFFIXES and not head):
         return _read_excel(path, sheet)
     if suffix in EXCEL_SUFFIXES:
         raise InputFileError(
-            f"{path}: the name says Excel, but the content is not a workbook.",
+            "The name says Excel, but the content is not a workbook.",
             code="input.unreadable",
         )
     if sheet is not None:
@@ -79,7 +79,7 @@ def _read_text(path: Path, head: bytes, encoding: str | None, *, prefer_tab: boo
     if not head.strip():
         with path.open("rb") as f:
             if not f.read(_SCAN_CHUNK).strip():
-                raise InputFileError(f"{path}: the file is empty.", code="input.empty")
+                raise InputFileError("The file is empty.", code="input.empty")
     codec = _choose_encoding(path, head, encoding)
     with _open_text(path, codec) as f:
         sample = list(itertools.islice(f, _SNIFF_LINES))
@@ -104,7 +104,7 @@ def _choose_encoding(path: Path, head: bytes, override: str | None) -> str:
             raise ConfigError(f"--encoding: unknown encoding {override!r}.") from None
         if not _decodes(path, codec):
             raise InputFileError(
-                f"{path}: not readable as {override}; check --encoding.", code="input.encoding"
+                f"The text is not readable as {override}; check --encoding.", code="input.encoding"
             )
         return codec
     if head.startswith(codecs.BOM_UTF8):
@@ -118,12 +118,12 @@ def _choose_encoding(path: Path, head: bytes, override: str | None) -> str:
             if _decodes(path, codec):
                 return codec
         raise InputFileError(
-            f"{path}: the text is neither UTF-8 nor CP932 (Shift-JIS); "
+            "The text is neither UTF-8 nor CP932 (Shift-JIS); "
             "save it as CSV UTF-8 or pass --encoding.",
             code="input.encoding",
         )
     if not _decodes(path, codec):
-        raise InputFileError(f"{path}: the text is not valid {codec}.", code="input.encoding")
+        raise InputFileError(f"The text is not valid {codec}.", code="input.encoding")
     return codec
 
 
@@ -194,7 +194,7 @@ def _text_rows(
             yield from enumerate(reader, start=header_index + 2)
         except csv.Error as exc:
             raise InputFileError(
-                f"{path}: line {reader.line_num} cannot be read as CSV ({exc}).",
+                f"Line {reader.line_num} cannot be read as CSV ({exc}).",
                 code="input.unreadable",
             ) from None
 
@@ -206,9 +206,11 @@ def _read_excel(path: Path, sheet: str | None) -> Table:
     grid, name, names = _load_sheet(path, sheet)
     index = find_header(grid)
     if index is None:
+        others = ", ".join(f'"{n}"' for n in names if n != name)
+        hint = f" The workbook also has {others}; choose one with --sheet." if others else ""
         raise InputFileError(
             f'Sheet "{name}": no header row in the first {HEADER_SEARCH_ROWS} rows; expected '
-            'column names such as "order_id" and "amount" (or 注文ID and 返金額).',
+            f'column names such as "order_id" and "amount" (or 注文ID and 返金額).{hint}',
             code="input.no_header",
         )
     suffix = path.suffix.lower().lstrip(".")
@@ -237,14 +239,14 @@ def _load_sheet(path: Path, sheet: str | None) -> tuple[Sequence[Row], str, tupl
                 f'No sheet named "{sheet}"; the workbook has {listed}.', code="input.sheet"
             )
         if not names:
-            raise InputFileError(f"{path}: the workbook has no sheets.", code="input.empty")
+            raise InputFileError("The workbook has no sheets.", code="input.empty")
         name = sheet if sheet is not None else names[0]
         grid: Sequence[Row] = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except InputFileError:
         raise
     except (python_calamine.CalamineError, OSError, ValueError) as exc:
         raise InputFileError(
-            f"{path}: cannot be read as a workbook ({exc}).", code="input.unreadable"
+            f"The file cannot be read as a workbook ({exc}).", code="input.unreadable"
         ) from None
     except BaseException as exc:
         # A malformed file can make the Rust reader panic, surfacing as pyo3's PanicException,
@@ -252,7 +254,7 @@ def _load_sheet(path: Path, sheet: str | None) -> tuple[Sequence[Row], str, tupl
         if type(exc).__name__ != "PanicException":
             raise
         raise InputFileError(
-            f"{path}: cannot be read as a workbook (the file is damaged).",
+            "The file cannot be read as a workbook (it is damaged).",
             code="input.unreadable",
         ) from None
     return grid, name, names

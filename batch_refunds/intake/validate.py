@@ -35,6 +35,7 @@ MAX_METADATA_VALUE_LENGTH = 200
 FIELDS = (ORDER_ID, PAYMENT_ID, AMOUNT, CURRENCY, REASON, DESCRIPTION, REFERENCE, LINE_ITEMS)
 ORDER_ID_PATTERN = re.compile(r"order_(?:test|live)_[0-9A-Za-z]+")
 PAYMENT_ID_PATTERN = re.compile(r"payment_(?:test|live)_[0-9A-Za-z]+")
+_SPLIT_THOUSANDS = re.compile(r"[¥￥\\]?[0-9]{1,3}(?:,[0-9]{3})+円?")
 _NUMBER_LIKE = re.compile(r"[0-9][0-9.,Ee+\- ]*")
 
 _OTHER = {"order": "payment", "payment": "order"}
@@ -207,12 +208,17 @@ class RowValidator:
 
     def _check_extra_cells(self, row: int, cells: Sequence[object], errors: list[RowError]) -> None:
         extra = [t for t in map(cell_text, cells[self._width :]) if t]
-        if extra:
+        # "1,500" unquoted in a comma-separated file becomes "1" and "500" and shifts every
+        # later cell right; the trailing cells are often blank, so look at the amount too.
+        at = self.columns.index(AMOUNT)
+        joined = f"{cell_text(cells[at])},{cell_text(cells[at + 1])}" if at is not None else ""
+        split = bool(_SPLIT_THOUSANDS.fullmatch(joined))
+        if extra or split:
             errors.append(
                 RowError(
                     row,
-                    None,
-                    _short(", ".join(extra)),
+                    AMOUNT if split else None,
+                    _short(joined if split else ", ".join(extra)),
                     "input.row_shape",
                     f"This row has {len(cells)} cells but the header has {self._width}. "
                     "An unquoted comma (as in 1,500) may have split a cell; quote "

@@ -1,0 +1,203 @@
+"""Property tests: nothing but the documented file error escapes, and the fast path is exact."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from batch_refunds.errors import InputFileError
+from batch_refunds.intake import load_requests
+from batch_refunds.intake.columns import map_columns
+from batch_refunds.intake.read import Cell
+from batch_refunds.intake.scan import Scan, duplicate_error, duplicate_key, scan_rows
+from batch_refunds.intake.validate import RowValidator, is_blank
+from batch_refunds.models import RefundRequest, RowError
+
+from .conftest import FIXTURES
+
+
+@pytest.fixture(scope="module")
+def scratch() -> Iterator[Path]:
+    """One directory reused by every example (hypothesis forbids function-scoped tmp_path)."""
+    with tempfile.TemporaryDirectory() as name:
+        yield Path(name)
+
+
+_PREFIXES = st.sampled_from(
+    [b"", b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"\xef\xbb\xbf", b"\xff\xfe", b"order_id,amount\n"]
+)
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    prefix=_PREFIXES,
+    body=st.binary(max_size=400),
+    suffix=st.sampled_from([".csv", ".tsv", ".txt", ".xlsx", ".xls", ".ods", ".dat"]),
+)
+def test_arbitrary_bytes_load_or_raise_input_file_error(
+    scratch: Path, prefix: bytes, body: bytes, suffix: str
+) -> None:
+    """Any bytes under any name either load or raise InputFileError, nothing else."""
+    path = scratch / f"input{suffix}"
+    path.write_bytes(prefix + body)
+    result = None
+    refused_with: str | None
+    try:
+        result = load_requests(path)
+    except InputFileError as exc:
+        refused_with = exc.code
+    else:
+        refused_with = None
+    if result is None:
+        assert refused_with is not None
+        assert refused_with.startswith("input.")
+        return
+    assert result.total_rows == (
+        len(result.requests) + len(result.invalid_rows) + result.skipped_blank_rows
+    )
+
+
+def test_damaged_real_workbook_bytes_raise_input_file_error(scratch: Path) -> None:
+    """Every truncation of a real workbook is refused cleanly (the reader must not crash)."""
+    data = (FIXTURES / "excel_typed.xlsx").read_bytes()
+    path = scratch / "cut.xlsx"
+    for end in range(0, len(data), max(1, len(data) // 40)):
+        path.write_bytes(data[:end])
+        with pytest.raises(InputFileError):
+            load_requests(path)
+
+
+_PLAUSIBLE = st.sampled_from(
+    [
+        "order_test_A1",
+        " order_test_B2 ",
+        "order_live_C3",
+        "ｏｒｄｅｒ＿ｔｅｓｔ＿Ｄ４",
+        "payment_test_P1",
+        "payment_live_P2",
+        "1500",
+        "¥1,500",
+        "１，５００円",
+        "1500.0",
+        "1500.5",
+        "0",
+        "-1",
+        "100000001",
+        "1",
+        "500",
+        "",
+        " ",
+        "JPY",
+        "jpy",
+        "USD",
+        "fraudulent",
+        "Requested By Customer",
+        "不正",
+        "顧客都合",
+        "nope",
+        "li_a;li_b",
+        "li_a, li_b",
+        "x" * 256,
+        "y" * 201,
+        "合計",
+    ]
+)
+_CELLS = st.one_of(
+    _PLAUSIBLE,
+    _PLAUSIBLE,
+    st.text(max_size=8),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 1, 1)),
+)
+_HEADERS = (
+    [
+        "order_id",
+        "payment_id",
+        "amount",
+        "currency",
+        "reason",
+        "description",
+        "reference",
+        "line_items",
+        "metadata.k",
+    ],
+    ["amount", "order_id", "metadata.k", "metadata.j"],
+    ["payment_id"],
+)
+
+
+def _reference_scan(rows: list[tuple[int, list[Cell]]], validator: RowValidator) -> Scan:
+    """The slow path alone: is_blank, then RowValidator.check, then the duplicate key."""
+    requests: list[RefundRequest] = []
+    errors: list[RowError] = []
+    first_rows: dict[object, int] = {}
+    blank = 0
+    for number, cells in rows:
+        if is_blank(cells):
+            blank += 1
+            continue
+        outcome = validator.check(number, cells)
+        if not isinstance(outcome, RefundRequest):
+            errors.extend(outcome)
+            continue
+        first = first_rows.setdefault(duplicate_key(outcome), number)
+        if first != number:
+            errors.append(duplicate_error(outcome, first))
+            continue
+        requests.append(outcome)
+    return Scan(requests, errors, len(rows), blank)
+
+
+@st.composite
+def _table(draw: st.DrawFn) -> tuple[list[str], list[tuple[int, list[Cell]]], bool]:
+    header = draw(st.sampled_from(_HEADERS))
+    width = len(header)
+    rows = draw(
+        st.lists(
+            st.lists(_CELLS, min_size=max(width - 1, 0), max_size=width + 1),
+            max_size=8,
+        )
+    )
+    # Repeat some rows so that duplicates are exercised too.
+    rows = rows + draw(st.lists(st.sampled_from(rows), max_size=3)) if rows else rows
+    return header, [(i + 2, row) for i, row in enumerate(rows)], draw(st.booleans())
+
+
+@settings(max_examples=250, deadline=None)
+@given(_table())
+def test_fast_path_agrees_with_the_row_validator(
+    table: tuple[list[str], list[tuple[int, list[Cell]]], bool],
+) -> None:
+    """scan_rows gives exactly what is_blank + RowValidator.check give, for arbitrary cells."""
+    header, rows, text_file = table
+    columns = map_columns(header, header_row=1)
+    fast = scan_rows(rows, RowValidator(columns, check_width=text_file), allow_duplicate_rows=False)
+    slow = _reference_scan(rows, RowValidator(columns, check_width=text_file))
+    assert fast == slow
+
+
+@settings(max_examples=250, deadline=None)
+@given(st.lists(_CELLS, min_size=1, max_size=11), st.booleans())
+def test_arbitrary_cells_never_raise(cells: list[Cell], text_file: bool) -> None:
+    """Any row of any cell values becomes a request or row errors, never an exception."""
+    columns = map_columns(_HEADERS[0], header_row=1)
+    if is_blank(cells):
+        return
+    outcome = RowValidator(columns, check_width=text_file).check(2, cells)
+    if isinstance(outcome, RefundRequest):
+        assert outcome.order_id or outcome.payment_id
+        assert outcome.amount is None or outcome.amount > 0
+    else:
+        assert outcome
+        assert all(e.row == 2 and e.code.startswith("input.") for e in outcome)
