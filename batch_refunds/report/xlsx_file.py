@@ -102,9 +102,10 @@ def _write_table(
         cell.font = bold
         header.append(cell)
     sheet.append(header)
+    yen = _YenCells(sheet)
     all_amounts = frozenset(range(len(columns)))
     for index, line in enumerate(lines):
-        sheet.append(_cells(sheet, line, all_amounts if index in amount_rows else amount_at))
+        sheet.append(_cells(sheet, yen, line, all_amounts if index in amount_rows else amount_at))
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(lines) + 1}"
 
 
@@ -116,7 +117,30 @@ def _summary_value(value: object) -> Value:
     raise TypeError(f"summary value of unexpected type {type(value).__name__}")
 
 
-def _cells(sheet: Any, line: Sequence[Value], amount_at: frozenset[int]) -> list[object]:
+class _YenCells:
+    """One ``#,##0`` cell per column, refilled for every row.
+
+    Write-only mode serialises a row inside ``append()``, so a styled cell is free to be
+    reused for the next row; building 200,000 fresh styled cells for a 50,000-row report
+    costs about a second, for nothing.
+    """
+
+    def __init__(self, sheet: Any) -> None:
+        self._sheet = sheet
+        self._by_column: dict[int, Any] = {}
+
+    def holding(self, position: int, value: int | float) -> object:
+        cell = self._by_column.get(position)
+        if cell is None:
+            cell = self._by_column[position] = WriteOnlyCell(self._sheet)
+            cell.number_format = YEN_FORMAT
+        cell.value = value
+        return cell
+
+
+def _cells(
+    sheet: Any, yen: _YenCells, line: Sequence[Value], amount_at: frozenset[int]
+) -> list[object]:
     """Plain values where openpyxl gets them right; a prepared cell object where it wouldn't."""
     cells: list[object] = list(line)
     for position, value in enumerate(line):
@@ -124,9 +148,7 @@ def _cells(sheet: Any, line: Sequence[Value], amount_at: frozenset[int]) -> list
             if value in _ERROR_CODES or _ILLEGAL.search(value):
                 cells[position] = _text(sheet, value)
         elif value is not None and position in amount_at:
-            cell = WriteOnlyCell(sheet, value=value)
-            cell.number_format = YEN_FORMAT
-            cells[position] = cell
+            cells[position] = yen.holding(position, value)
     return cells
 
 

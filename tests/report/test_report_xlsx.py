@@ -166,3 +166,27 @@ def test_empty_run_renders_headers_only(report: RunReport, tmp_path: Path) -> No
     assert book["Rows"].max_row == 1
     assert book["Refunds"].max_row == 1
     assert paths.csv.read_bytes().count(b"\r\n") == 1
+
+
+def test_every_row_keeps_its_own_amounts(report: RunReport, tmp_path: Path) -> None:
+    """Hundreds of rows each keep their own amounts and yen format (no value bleeds over)."""
+    many = tuple(
+        RowOutcome(
+            row=n,
+            status=Status.REFUNDED,
+            requested_amount=None if n % 7 == 0 else n * 10,
+            refundable_before=n * 100,
+            refunded_amount=n * 10,
+        )
+        for n in range(2, 302)
+    )
+    book = openpyxl.load_workbook(write_report(replace(report, rows=many), tmp_path).xlsx)
+    got = [
+        (line[4].value, line[5].value, line[6].value) for line in book["Rows"].iter_rows(min_row=2)
+    ]
+    assert got == [(o.requested_amount, o.refundable_before, o.refunded_amount) for o in many]
+    formats = {c.number_format for line in book["Rows"].iter_rows(min_row=2, min_col=6, max_col=7)
+               for c in line}  # fmt: skip
+    assert formats == {"#,##0"}
+    refund_amounts = [line[4].value for line in book["Refunds"].iter_rows(min_row=2)]
+    assert refund_amounts == [1_000, 2_000, 500]
