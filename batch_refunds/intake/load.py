@@ -82,8 +82,11 @@ def load_requests(
     """
     table = read_table(Path(path), sheet=sheet, encoding=encoding)
     columns = map_columns(table.header, header_row=table.header_row)
-    validator = RowValidator(columns, check_width=table.delimiter is not None)
-    scan = scan_rows(table.rows, validator, allow_duplicate_rows=allow_duplicate_rows)
+    text = table.delimiter is not None
+    validator = RowValidator(columns, check_width=text)
+    scan = scan_rows(
+        table.rows, validator, allow_duplicate_rows=allow_duplicate_rows, text_cells=text
+    )
     return LoadResult(
         requests=tuple(scan.requests),
         errors=tuple(scan.errors),

@@ -10,13 +10,14 @@ what ``check`` would accept, with the same result (a property test pins this).
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 
 from batch_refunds.intake.columns import ORDER_ID, PAYMENT_ID
 from batch_refunds.intake.read import Row
 from batch_refunds.intake.validate import (
+    AMOUNT_CACHE_LIMIT,
     CACHE_LIMIT,
     FIELDS,
     MAX_METADATA_VALUE_LENGTH,
@@ -61,22 +62,33 @@ def duplicate_error(request: RefundRequest, first_row: int) -> RowError:
 
 
 def scan_rows(
-    rows: Iterable[tuple[int, Row]], validator: RowValidator, *, allow_duplicate_rows: bool
+    rows: Iterable[tuple[int, Row]],
+    validator: RowValidator,
+    *,
+    allow_duplicate_rows: bool,
+    text_cells: bool = False,
 ) -> Scan:
-    """Validate every row, skip blank ones, and flag duplicates of earlier valid rows."""
+    """Validate every row, skip blank ones, and flag duplicates of earlier valid rows.
+
+    ``text_cells`` promises that every cell is a ``str`` (true of text files), which lets
+    clean rows skip the per-cell type checks.
+    """
     # Millions of small containers and no reference cycles: the cyclic collector would
     # rescan them again and again (about 40% of the load time of a big file).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _scan(rows, validator, allow_duplicate_rows)
+        return _scan(rows, validator, allow_duplicate_rows, text_cells)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
 def _scan(
-    rows: Iterable[tuple[int, Row]], validator: RowValidator, allow_duplicate_rows: bool
+    rows: Iterable[tuple[int, Row]],
+    validator: RowValidator,
+    allow_duplicate_rows: bool,
+    text_cells: bool,
 ) -> Scan:
     columns = validator.columns
     width = columns.width
@@ -84,14 +96,16 @@ def _scan(
     at = dict(columns.indices)
     fields = itemgetter(*(at.get(name, -1) for name in FIELDS))  # -1: the appended blank
     metadata_columns = columns.metadata
+    metadata_cells = _tuple_getter([i for _, i in metadata_columns])
+    metadata_by_cells: dict[tuple[object, ...], tuple[tuple[str, str], ...]] = {}
+    metadata_cache = validator.metadata_cache
     amounts = validator.amount_cache
     texts = validator.text_cache
-    metadata_cache = validator.metadata_cache
     order_match = ORDER_ID_PATTERN.fullmatch
     payment_match = PAYMENT_ID_PATTERN.fullmatch
     default_reason = Reason.REQUESTED_BY_CUSTOMER
     check = validator.check
-    first_rows: dict[DuplicateKey, int] = {}
+    seen: dict[str, RefundRequest | list[RefundRequest]] = {}
     requests: list[RefundRequest] = []
     errors: list[RowError] = []
     total = blank = 0
@@ -104,7 +118,7 @@ def _scan(
             order, payment, amount_cell, currency, reason_cell, desc, ref, items = fields(
                 [*cells, ""]
             )
-            if (
+            if text_cells or (
                 type(order) is str
                 and type(payment) is str
                 and type(amount_cell) is str
@@ -112,7 +126,6 @@ def _scan(
                 and type(reason_cell) is str
                 and type(desc) is str
                 and type(ref) is str
-                and items == ""
             ):
                 order_id = order.strip()
                 payment_id = payment.strip()
@@ -124,7 +137,7 @@ def _scan(
                     except YenParseError:
                         pass  # let ``check`` describe it
                     else:
-                        if len(amounts) < CACHE_LIMIT:
+                        if len(amounts) < AMOUNT_CACHE_LIMIT:
                             amounts[amount_text] = amount
                 reason_text = reason_cell.strip()
                 reason = REASONS.get(reason_text) if reason_text else default_reason
@@ -136,25 +149,20 @@ def _scan(
                     and (not payment_id or payment_match(payment_id))
                     and (amount is not None or not amount_text)
                     and reason is not None
+                    and items == ""
                     and currency.strip() in ("", JPY)
                     and len(description) <= MAX_TEXT_LENGTH
                     and len(reference) <= MAX_TEXT_LENGTH
                 ):
                     metadata: tuple[tuple[str, str], ...] | None = ()
                     if metadata_columns:
-                        pairs = []
-                        for key, i in metadata_columns:
-                            value = cells[i]
-                            if type(value) is not str or len(value) > MAX_METADATA_VALUE_LENGTH:
-                                metadata = None  # let ``check`` describe it
-                                break
-                            value = value.strip()
-                            if value:
-                                pairs.append((key, value))
-                        else:
-                            metadata = tuple(pairs)
-                            if len(metadata_cache) < CACHE_LIMIT:
+                        raw = metadata_cells(cells)
+                        metadata = metadata_by_cells.get(raw)
+                        if metadata is None:
+                            metadata = _metadata(metadata_columns, raw)
+                            if metadata is not None and len(metadata_by_cells) < CACHE_LIMIT:
                                 metadata = metadata_cache.setdefault(metadata, metadata)
+                                metadata_by_cells[raw] = metadata
                     if metadata is not None:
                         if len(texts) < CACHE_LIMIT:
                             description = texts.setdefault(description, description)
@@ -180,11 +188,54 @@ def _scan(
                 continue
             request = outcome
         if not allow_duplicate_rows:
-            first = first_rows.setdefault(
-                (request.order_id, request.payment_id, request.amount, request.reference), number
-            )
-            if first != number:
-                errors.append(duplicate_error(request, first))
-                continue
+            # Keyed by the id string alone (its hash is cached, no tuple is built per row);
+            # the rare rows that share an id are then compared on the whole key.
+            ident = request.order_id or request.payment_id or ""
+            earlier = seen.get(ident)
+            if earlier is None:
+                seen[ident] = request
+            else:
+                same = _same_refund(earlier, request)
+                if same is not None:
+                    errors.append(duplicate_error(request, same.row))
+                    continue
+                seen[ident] = (
+                    [*earlier, request] if isinstance(earlier, list) else [earlier, request]
+                )
         requests.append(request)
     return Scan(requests, errors, total, blank)
+
+
+def _same_refund(
+    earlier: RefundRequest | list[RefundRequest], request: RefundRequest
+) -> RefundRequest | None:
+    """The first earlier request with the same duplicate key, if any."""
+    key = duplicate_key(request)
+    for candidate in earlier if isinstance(earlier, list) else (earlier,):
+        if duplicate_key(candidate) == key:
+            return candidate
+    return None
+
+
+def _tuple_getter(indices: list[int]) -> Callable[[Row], tuple[object, ...]]:
+    """``itemgetter`` that returns a tuple even for one index (and ``()`` for none)."""
+    if len(indices) == 1:
+        only = indices[0]
+        return lambda cells: (cells[only],)
+    if not indices:
+        return lambda cells: ()
+    return itemgetter(*indices)
+
+
+def _metadata(
+    columns: tuple[tuple[str, int], ...], raw: tuple[object, ...]
+) -> tuple[tuple[str, str], ...] | None:
+    """Metadata pairs from raw cells, or None when ``check`` must look (not text, too long)."""
+    pairs = []
+    for (key, _), value in zip(columns, raw, strict=True):
+        if type(value) is not str or len(value) > MAX_METADATA_VALUE_LENGTH:
+            return None
+        value = value.strip()
+        if value:
+            pairs.append((key, value))
+    return tuple(pairs)

@@ -30,6 +30,7 @@ from batch_refunds.money import YenParseError, parse_yen
 
 MAX_TEXT_LENGTH = 255
 CACHE_LIMIT = 1 << 16
+AMOUNT_CACHE_LIMIT = 1 << 18
 MAX_METADATA_VALUE_LENGTH = 200
 
 FIELDS = (ORDER_ID, PAYMENT_ID, AMOUNT, CURRENCY, REASON, DESCRIPTION, REFERENCE, LINE_ITEMS)
@@ -143,7 +144,7 @@ class RowValidator:
                 amount = None  # blank: refund everything that remains
             elif (amount := self.amount_cache.get(text)) is None:
                 amount = _check_amount(row, text, errors)
-                if amount is not None and len(self.amount_cache) < CACHE_LIMIT:
+                if amount is not None and len(self.amount_cache) < AMOUNT_CACHE_LIMIT:
                     self.amount_cache[text] = amount
         else:
             amount = _check_amount(row, amount_cell, errors)

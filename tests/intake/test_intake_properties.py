@@ -120,6 +120,7 @@ _CELLS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 1, 1)),
 )
+_TEXT_CELLS = st.one_of(_PLAUSIBLE, _PLAUSIBLE, st.text(max_size=8))
 _HEADERS = (
     [
         "order_id",
@@ -163,15 +164,17 @@ def _reference_scan(rows: list[tuple[int, list[Cell]]], validator: RowValidator)
 def _table(draw: st.DrawFn) -> tuple[list[str], list[tuple[int, list[Cell]]], bool]:
     header = draw(st.sampled_from(_HEADERS))
     width = len(header)
+    text_file = draw(st.booleans())
+    cells = _TEXT_CELLS if text_file else _CELLS  # text files only ever yield str cells
     rows = draw(
         st.lists(
-            st.lists(_CELLS, min_size=max(width - 1, 0), max_size=width + 1),
+            st.lists(cells, min_size=max(width - 1, 0), max_size=width + 1),
             max_size=8,
         )
     )
     # Repeat some rows so that duplicates are exercised too.
     rows = rows + draw(st.lists(st.sampled_from(rows), max_size=3)) if rows else rows
-    return header, [(i + 2, row) for i, row in enumerate(rows)], draw(st.booleans())
+    return header, [(i + 2, row) for i, row in enumerate(rows)], text_file
 
 
 @settings(max_examples=250, deadline=None)
