@@ -23,7 +23,6 @@ Cell = str | int | float | bool | date | time | timedelta | None
 """What a cell holds: always ``str`` from text files, typed values from Excel."""
 Row = Sequence[Cell]
 
-TEXT_SUFFIXES = frozenset({".csv", ".txt", ".tsv"})
 EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
 DELIMITERS = (",", ";", "\t")
 
@@ -51,7 +50,10 @@ class Table:
 
 
 def read_table(path: Path, *, sheet: str | None = None, encoding: str | None = None) -> Table:
-    """Open ``path`` and find its header; raise ``InputFileError`` if that is impossible."""
+    """Open ``path`` and find its header; raise ``InputFileError`` if that is impossible.
+
+    Text is anything that is not a workbook (``.csv``, ``.tsv``, ``.txt``, or no suffix).
+    """
     try:
         with path.open("rb") as f:
             head = f.read(8)
@@ -59,8 +61,13 @@ def read_table(path: Path, *, sheet: str | None = None, encoding: str | None = N
         raise InputFileError("No such file.", code="input.not_found") from None
     except OSError as exc:
         raise InputFileError(f"The file cannot be opened ({exc.strerror}).") from None
+    if not head.strip():
+        with path.open("rb") as f:
+            if not f.read(_SCAN_CHUNK).strip():
+                raise InputFileError("The file is empty.", code="input.empty")
     suffix = path.suffix.lower()
-    if head.startswith((_ZIP_MAGIC, _OLE_MAGIC)) or (suffix in EXCEL_SUFFIXES and not head):
+    # The content decides, not the name: a workbook saved as ".csv" is still a workbook.
+    if head.startswith((_ZIP_MAGIC, _OLE_MAGIC)):
         return _read_excel(path, sheet)
     if suffix in EXCEL_SUFFIXES:
         raise InputFileError(
@@ -76,10 +83,6 @@ def read_table(path: Path, *, sheet: str | None = None, encoding: str | None = N
 
 
 def _read_text(path: Path, head: bytes, encoding: str | None, *, prefer_tab: bool) -> Table:
-    if not head.strip():
-        with path.open("rb") as f:
-            if not f.read(_SCAN_CHUNK).strip():
-                raise InputFileError("The file is empty.", code="input.empty")
     codec = _choose_encoding(path, head, encoding)
     with _open_text(path, codec) as f:
         sample = list(itertools.islice(f, _SNIFF_LINES))
@@ -135,7 +138,7 @@ def _decodes(path: Path, codec: str) -> bool:
             while chunk := f.read(_SCAN_CHUNK):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
-    except (UnicodeDecodeError, UnicodeError):
+    except UnicodeError:
         return False
     return True
 

@@ -142,11 +142,13 @@ def test_file_level_failures_raise_input_file_error_with_a_code(name: str, code:
     assert caught.value.code == code
 
 
-@pytest.mark.parametrize("content", [b"", b"  \r\n\r\n"])
-def test_an_empty_file_is_a_file_error(write_file: WriteFile, content: bytes) -> None:
-    """Empty or whitespace-only files are refused as empty."""
+@pytest.mark.parametrize(
+    ("name", "content"), [("e.csv", b""), ("e.csv", b"  \r\n\r\n"), ("e.xlsx", b"")]
+)
+def test_an_empty_file_is_a_file_error(write_file: WriteFile, name: str, content: bytes) -> None:
+    """Empty or whitespace-only files are refused as empty, whatever their name."""
     with pytest.raises(InputFileError) as caught:
-        load_requests(write_file("empty.csv", content))
+        load_requests(write_file(name, content))
     assert caught.value.code == "input.empty"
 
 
