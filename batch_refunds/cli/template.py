@@ -16,7 +16,7 @@ def register(subparsers: Any) -> None:
         help="write an empty refund spreadsheet to start from",
         description="Write the canonical headers and two example rows to PATH.",
     )
-    parser.add_argument("path", metavar="PATH", type=Path)
+    parser.add_argument("path", metavar="PATH", type=Path, help="the file to create")
     parser.add_argument(
         "--format", choices=FORMATS, help="csv or xlsx (default: from PATH's suffix, else csv)"
     )
@@ -35,6 +35,6 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"Cannot write {path}: {exc.strerror}", file=sys.stderr)
         return 2
-    print(f"Wrote a {fmt.upper()} template to {path}: the headers and two example rows.")
+    print(f"Wrote the {fmt.upper()} template to {path}: the headers and two example rows.")
     print("Replace the example rows with your own; a blank amount refunds all that remains.")
     return 0

@@ -36,7 +36,12 @@ def register(subparsers: Any) -> None:
         description="Check a CSV/Excel refund file and report what it asks for. "
         "Exit 0: every row is valid; 1: some rows are invalid; 2: the file can't be used.",
     )
-    parser.add_argument("input", metavar="INPUT", type=Path, help="CSV, TSV, XLSX, XLS or ODS")
+    parser.add_argument(
+        "input",
+        metavar="INPUT",
+        type=Path,
+        help="CSV, TSV or TXT, or a workbook (xlsx, xlsm, xls, ods)",
+    )
     parser.add_argument("--sheet", help="Excel sheet to read (default: the first)")
     parser.add_argument("--encoding", help="text encoding, overriding detection (e.g. cp932)")
     parser.add_argument(

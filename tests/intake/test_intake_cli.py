@@ -114,7 +114,7 @@ def test_template_writes_a_file_that_loads(
         "line_items",
     ]
     assert main(["validate", str(path)]) == 0
-    assert "Wrote a" in capsys.readouterr().out
+    assert "Wrote the" in capsys.readouterr().out
 
 
 def test_template_refuses_to_overwrite_without_force(
