@@ -9,6 +9,7 @@ what ``check`` would accept, with the same result (a property test pins this).
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -166,7 +167,7 @@ def _scan(
                     if metadata is not None:
                         if len(texts) < CACHE_LIMIT:
                             description = texts.setdefault(description, description)
-                        request = RefundRequest(
+                        request = _make_request(
                             number,
                             order_id or None,
                             payment_id or None,
@@ -204,6 +205,74 @@ def _scan(
                 )
         requests.append(request)
     return Scan(requests, errors, total, blank)
+
+
+_REQUEST_FIELDS = (
+    "row",
+    "order_id",
+    "payment_id",
+    "amount",
+    "currency",
+    "reason",
+    "description",
+    "reference",
+    "line_items",
+    "metadata",
+)
+
+
+def _request_factory() -> Callable[..., RefundRequest]:
+    """``RefundRequest`` itself, or an equivalent constructor at half its cost.
+
+    A frozen dataclass's ``__init__`` sets each field with ``object.__setattr__`` by name,
+    which is 1.3 µs for these ten fields and a third of the time a million-row file takes.
+    Setting the slots through their descriptors stores exactly the same values. It is used
+    only while ``RefundRequest`` is a plain frozen, slotted dataclass with exactly these
+    fields and nothing run at construction; any other shape gets the class itself.
+    """
+    names = tuple(f.name for f in dataclasses.fields(RefundRequest))
+    plain = (
+        names == _REQUEST_FIELDS
+        and getattr(RefundRequest, "__slots__", ()) == names
+        and not hasattr(RefundRequest, "__post_init__")
+        and RefundRequest.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    )
+    if not plain:
+        return RefundRequest
+    new = object.__new__
+    (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9) = (
+        getattr(RefundRequest, name).__set__ for name in names
+    )
+
+    def make(
+        row: int,
+        order_id: str | None,
+        payment_id: str | None,
+        amount: int | None,
+        currency: str,
+        reason: Reason,
+        description: str | None,
+        reference: str | None,
+        line_items: tuple[str, ...],
+        metadata: tuple[tuple[str, str], ...],
+    ) -> RefundRequest:
+        request: RefundRequest = new(RefundRequest)
+        s0(request, row)
+        s1(request, order_id)
+        s2(request, payment_id)
+        s3(request, amount)
+        s4(request, currency)
+        s5(request, reason)
+        s6(request, description)
+        s7(request, reference)
+        s8(request, line_items)
+        s9(request, metadata)
+        return request
+
+    return make
+
+
+_make_request = _request_factory()
 
 
 def _same_refund(

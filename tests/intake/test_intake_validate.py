@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
 from batch_refunds.intake import load_requests
+from batch_refunds.intake.scan import _make_request
 from batch_refunds.models import Reason, RefundRequest
 
 from .conftest import FIXTURES, WriteFile
@@ -185,3 +190,14 @@ def test_totals_for_the_summary(write_file: WriteFile) -> None:
     )
     result = load_requests(path)
     assert (result.full_refund_count, result.requested_yen) == (1, 2600)
+
+
+def test_fast_constructor_builds_an_equal_frozen_request() -> None:
+    """The scan's cheaper constructor yields a request equal to, and as frozen as, the class's."""
+    args = (7, "order_test_A1", None, 1500, "JPY", Reason.FRAUDULENT, "d", "r", ("li_1",), ())
+    made = _make_request(*args)
+    assert type(made) is RefundRequest
+    assert made == RefundRequest(*args)
+    assert hash(made) == hash(RefundRequest(*args))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.amount = 1  # type: ignore[misc]
