@@ -122,7 +122,6 @@ def _scan(
             if text_cells or (
                 type(order) is str
                 and type(payment) is str
-                and type(amount_cell) is str
                 and type(currency) is str
                 and type(reason_cell) is str
                 and type(desc) is str
@@ -130,16 +129,18 @@ def _scan(
             ):
                 order_id = order.strip()
                 payment_id = payment.strip()
-                amount_text = amount_cell.strip()
-                amount = amounts.get(amount_text) if amount_text else None
-                if amount is None and amount_text:
-                    try:
-                        amount = parse_yen(amount_text)  # exactly what ``check`` would call
-                    except YenParseError:
-                        pass  # let ``check`` describe it
-                    else:
-                        if len(amounts) < AMOUNT_CACHE_LIMIT:
+                if text_cells or type(amount_cell) is str:
+                    amount_text = amount_cell.strip()
+                    amount = amounts.get(amount_text) if amount_text else None
+                    if amount is None and amount_text:
+                        amount = _yen_or_none(amount_text)
+                        if amount is not None and len(amounts) < AMOUNT_CACHE_LIMIT:
                             amounts[amount_text] = amount
+                elif type(amount_cell) is int or type(amount_cell) is float:
+                    amount_text = "number"  # an Excel number: never blank
+                    amount = _yen_or_none(amount_cell)
+                else:
+                    amount_text, amount = "other", None  # dates and the like: ``check`` says why
                 reason_text = reason_cell.strip()
                 reason = REASONS.get(reason_text) if reason_text else default_reason
                 description = desc.strip()
@@ -273,6 +274,14 @@ def _request_factory() -> Callable[..., RefundRequest]:
 
 
 _make_request = _request_factory()
+
+
+def _yen_or_none(value: str | int | float) -> int | None:
+    """``parse_yen`` exactly as ``check`` calls it, with None where ``check`` must explain."""
+    try:
+        return parse_yen(value)
+    except YenParseError:
+        return None
 
 
 def _same_refund(
