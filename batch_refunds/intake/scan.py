@@ -1,10 +1,11 @@
 """The loop over every row: a fast path for clean rows, ``RowValidator.check`` for the rest.
 
-A million-row file must load in a few seconds, and a per-row method call that handles every
-possible cell costs too much. So clean rows (text cells, well-formed ids, an amount already
-seen, an exact reason spelling, nothing too long) are accepted inline here, and anything else
-goes through ``RowValidator.check``, which is the authority: the fast path only ever accepts
-what ``check`` would accept, with the same result (a property test pins this).
+A million-row file must load in a few seconds (see ``bench/bench_intake.py``), and a per-row
+method call that handles every possible cell costs too much. So clean rows (text cells or
+Excel numbers, well-formed ids, an amount ``parse_yen`` takes, an exact reason spelling,
+nothing too long, no line items) are accepted inline here, and anything else goes through
+``RowValidator.check``, which is the authority: the fast path only ever accepts what
+``check`` would accept, with the same result (a property test pins this).
 """
 
 from __future__ import annotations

@@ -90,8 +90,8 @@ def normalise_reason(text: str) -> Reason | None:
 class RowValidator:
     """Checks rows against one header. ``check_width``: flag cells beyond the header (text).
 
-    ``check`` runs once per row of files with a million rows, so the common case (clean
-    text cells) is handled inline and every slower path is a helper call.
+    ``check`` is the authority on what a row means. ``scan.scan_rows`` accepts clean rows
+    without calling it, for speed, but only ever with the result ``check`` would give.
     """
 
     columns: ColumnMap
@@ -99,7 +99,7 @@ class RowValidator:
     _width: int = field(init=False)
     _fields: Callable[[Sequence[object]], tuple[object, ...]] = field(init=False)
     _tails: tuple[tuple[str, ...], ...] = field(init=False)
-    _has_id: tuple[str, str] = field(init=False)
+    _id_column: str = field(init=False)
     # Descriptions, metadata and amounts repeat across a big file; sharing one object per
     # distinct value keeps a million requests well inside the memory budget. Bounded, so a
     # file of all-distinct values costs no more than it would without the caches.
@@ -115,7 +115,7 @@ class RowValidator:
         # Absent columns read index -1, which the padding in ``check`` always makes blank.
         self._fields = itemgetter(*(at.get(name, -1) for name in FIELDS))
         self._tails = tuple(("",) * (k + 1) for k in range(self._width + 1))
-        self._has_id = (ORDER_ID if ORDER_ID in at else PAYMENT_ID, "")
+        self._id_column = ORDER_ID if ORDER_ID in at else PAYMENT_ID
 
     def check(self, row: int, cells: Sequence[object]) -> RefundRequest | list[RowError]:
         """Validate one non-blank row, collecting every problem rather than the first."""
@@ -135,7 +135,7 @@ class RowValidator:
         elif not (payment_id.isascii() and PAYMENT_ID_PATTERN.fullmatch(payment_id)):
             payment_id = _check_id(row, payment, PAYMENT_ID, PAYMENT_ID_PATTERN, errors)
         if order_id is None and payment_id is None and not errors:
-            _missing_id(row, self._has_id[0], cells, errors)
+            _missing_id(row, self._id_column, cells, errors)
 
         amount: int | None
         if type(amount_cell) is str:
