@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -164,3 +166,14 @@ def test_header_only_file_has_no_rows(write_file: WriteFile) -> None:
     """A header and nothing else loads to zero rows, not an error."""
     result = load_requests(write_file("h.csv", "order_id,amount\r\n"))
     assert (result.total_rows, result.requests, result.errors) == (0, (), ())
+
+
+def test_the_loader_imports_no_network_or_dataframe_library() -> None:
+    """Loading a file pulls in neither aiohttp nor pandas: intake never sends anything."""
+    code = (
+        "import sys; from batch_refunds.intake import load_requests; "
+        f"load_requests({str(FIXTURES / 'titled.xlsx')!r}, sheet='Refunds'); "
+        "print(sorted(m for m in ('aiohttp', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
