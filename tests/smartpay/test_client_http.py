@@ -24,6 +24,7 @@ from batch_refunds.smartpay.events import (
     Throttled,
     log_event,
 )
+from batch_refunds.smartpay.pacing import JITTER_ALLOWANCE_S
 
 from .client_fakes import BASE, SECRET, CompatResponse, FakeTime, Recorder
 
@@ -461,12 +462,14 @@ async def test_list_refunds_stops_on_a_repeated_token(
 async def test_requests_start_evenly_through_the_client(
     mocked: aioresponses, fake_time: FakeTime, recorder: Recorder
 ) -> None:
-    """Five concurrent calls at 2/s start 0.5 s apart on the injected clock."""
+    """Five concurrent calls at 2/s start half a second (plus allowance) apart."""
     mocked.get(f"{REFUNDS}/refund_test_r1", payload=refund_json(), repeat=True)
     async with make_client(fake_time, recorder, rate_per_second=2.0) as client:
         await asyncio.gather(*(client.get_refund("refund_test_r1") for _ in range(5)))
     starts = [e.at for e in recorder.of(RequestStarted)]
-    assert [b - a for a, b in itertools.pairwise(starts)] == pytest.approx([0.5] * 4)
+    assert [b - a for a, b in itertools.pairwise(starts)] == pytest.approx(
+        [0.5 * (1 + JITTER_ALLOWANCE_S)] * 4
+    )
 
 
 async def test_in_flight_never_exceeds_the_cap_through_the_client(

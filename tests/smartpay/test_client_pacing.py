@@ -7,9 +7,12 @@ import itertools
 
 import pytest
 
-from batch_refunds.smartpay.pacing import EvenThrottler, Pacer
+from batch_refunds.smartpay.pacing import JITTER_ALLOWANCE_S, EvenThrottler, Pacer
 
 from .client_fakes import FakeTime
+
+# N per second means N starts spread over 1 s plus the jitter allowance.
+SPACING = 1.0 + JITTER_ALLOWANCE_S
 
 
 def make_pacer(time: FakeTime, **over: float) -> Pacer:
@@ -46,7 +49,8 @@ async def start_times(pacer: Pacer, count: int) -> list[float]:
 
 
 async def test_throttler_spaces_starts_evenly(fake_time: FakeTime) -> None:
-    """At 4/s, eight simultaneous callers start 0.25 s apart, not four at once."""
+    """At 4/s, eight simultaneous callers start a quarter second (plus allowance) apart,
+    not four at once."""
     throttler = EvenThrottler(4.0, clock=fake_time.clock, sleep=fake_time.sleep)
     starts: list[float] = []
 
@@ -57,7 +61,7 @@ async def test_throttler_spaces_starts_evenly(fake_time: FakeTime) -> None:
     await asyncio.gather(*(one() for _ in range(8)))
     gaps = [round(b - a, 9) for a, b in itertools.pairwise(starts)]
     assert starts[0] == 100.0
-    assert gaps == [0.25] * 7
+    assert gaps == [round(0.25 * SPACING, 9)] * 7
 
 
 async def test_throttler_sleeps_exactly_until_the_next_slot(fake_time: FakeTime) -> None:
@@ -65,7 +69,7 @@ async def test_throttler_sleeps_exactly_until_the_next_slot(fake_time: FakeTime)
     throttler = EvenThrottler(2.0, clock=fake_time.clock, sleep=fake_time.sleep)
     for _ in range(4):
         await throttler.acquire()
-    assert fake_time.sleeps == pytest.approx([0.5, 0.5, 0.5])
+    assert fake_time.sleeps == pytest.approx([0.5 * SPACING] * 3)
 
 
 async def test_idle_time_is_not_saved_up_as_a_burst(fake_time: FakeTime) -> None:
@@ -75,7 +79,7 @@ async def test_idle_time_is_not_saved_up_as_a_burst(fake_time: FakeTime) -> None
     fake_time.now += 60
     await throttler.acquire()
     await throttler.acquire()
-    assert fake_time.sleeps == pytest.approx([0.5])
+    assert fake_time.sleeps == pytest.approx([0.5 * SPACING])
 
 
 async def test_peak_in_flight_never_exceeds_the_cap(fake_time: FakeTime) -> None:
@@ -140,7 +144,7 @@ async def test_slower_pace_spaces_later_starts(fake_time: FakeTime) -> None:
     pacer.rate_limited(pause_s=1.0, started_at=started)
     later = await start_times(pacer, 3)
     assert later[0] == pytest.approx(started + 1.0)
-    assert [b - a for a, b in itertools.pairwise(later)] == pytest.approx([0.5, 0.5])
+    assert [b - a for a, b in itertools.pairwise(later)] == pytest.approx([0.5 * SPACING] * 2)
 
 
 async def test_pace_climbs_back_after_good_responses(fake_time: FakeTime) -> None:
@@ -176,3 +180,41 @@ async def test_later_pause_wins_over_earlier(fake_time: FakeTime) -> None:
     pacer.rate_limited(pause_s=5.0, started_at=fake_time.now)
     pacer.rate_limited(pause_s=1.0, started_at=fake_time.now)
     assert pacer.paused_until == pytest.approx(fake_time.now + 5.0)
+
+
+class LateWaker(FakeTime):
+    """A clock whose sleeps always end 3 ms late, as real event-loop sleeps do."""
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds + 0.003)
+
+
+async def test_late_wake_ups_do_not_slow_the_pace() -> None:
+    """Sleep overshoot is absorbed: 41 starts at 40/s span 1 s (plus allowance), not 1.12 s."""
+    late = LateWaker()
+    throttler = EvenThrottler(40.0, clock=late.clock, sleep=late.sleep)
+    starts: list[float] = []
+
+    async def one() -> None:
+        async with throttler:
+            starts.append(late.now)
+
+    await asyncio.gather(*(one() for _ in range(41)))
+    assert starts[-1] - starts[0] == pytest.approx(SPACING + 0.003, abs=1e-6)
+    assert all(gap > 0.024 for gap in (b - a for a, b in itertools.pairwise(starts)))
+
+
+async def test_idle_throttler_does_not_bank_slots(fake_time: FakeTime) -> None:
+    """After a long idle spell the next starts are paced from now, not bunched to catch up."""
+    throttler = EvenThrottler(4.0, clock=fake_time.clock, sleep=fake_time.sleep)
+    async with throttler:
+        pass
+    fake_time.now += 10.0
+    starts: list[float] = []
+
+    async def one() -> None:
+        async with throttler:
+            starts.append(fake_time.now)
+
+    await asyncio.gather(*(one() for _ in range(3)))
+    assert [b - a for a, b in itertools.pairwise(starts)] == pytest.approx([0.25 * SPACING] * 2)
