@@ -6,11 +6,9 @@ tuples built here, so the two can't drift apart. Pure: no I/O, no third-party im
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import SupportsIndex
 
 from batch_refunds.models import RefundRecord, RowOutcome, RunSummary, Status
 from batch_refunds.report.cells import text_cell
@@ -83,15 +81,10 @@ class ReportPaths:
 
 
 def whole(value: object, field: str, row: int | None = None) -> int:
-    """``value`` as an ``int``; a float, bool or str is a bug upstream, so fail loudly.
-
-    Accepts integer-likes such as numpy's ``int64`` (``__index__``), which pandas may hand
-    the engine, so that a report never says ``1000.0`` yen.
-    """
-    if type(value) is int:  # the common case, and a protocol isinstance check is slow
+    """``value`` as an ``int``; anything else (a float, bool or str) is a bug upstream, so
+    fail loudly rather than ever print ``1000.0`` yen."""
+    if type(value) is int:
         return value
-    if isinstance(value, SupportsIndex) and not isinstance(value, bool):
-        return operator.index(value)
     where = f"row {row}: " if row is not None else ""
     raise TypeError(f"{where}{field} must be a whole number, got {type(value).__name__} {value!r}")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
+from decimal import Decimal
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -64,14 +65,7 @@ def test_row_cells_neutralise_every_text_column() -> None:
                      "'+code", "'=msg", "ok", 0)  # fmt: skip
 
 
-def test_numpy_integers_are_accepted_as_whole_numbers() -> None:
-    """numpy int64 from pandas is a whole number: it renders as a plain int."""
-    value = whole(np.int64(1_000), "amount")
-    assert value == 1_000
-    assert type(value) is int
-
-
-@pytest.mark.parametrize("bad", [1.0, np.float64(1.0), True, "1", None])
+@pytest.mark.parametrize("bad", [1.0, Decimal("1"), True, "1", None])
 def test_non_whole_numbers_are_refused_with_row_and_field(bad: object) -> None:
     """Floats, bools, strings and None aren't yen: the error names the row and field."""
     with pytest.raises(TypeError, match="row 9: amount must be a whole number"):
