@@ -162,15 +162,8 @@ class Engine:
     # --- plan -----------------------------------------------------------------------------
 
     async def plan(self, requests: Sequence[RefundRequest]) -> Plan:
-        occurrences = ids.occurrences(requests)
-        plans: list[RowPlan] = []
-        for request, occurrence in zip(requests, occurrences, strict=True):
-            identity = ids.row_identity(request, occurrence)
-            reference = request.reference or ids.derived_reference(identity)
-            plans.append(RowPlan(request, identity, reference))
-        groups: dict[str, list[RowPlan]] = {}
-        for p in plans:
-            groups.setdefault(_group_key(p.request), []).append(p)
+        """GETs only: decide what each row will do. Rows of one order are planned in order."""
+        plans = self._row_plans(requests)
 
         async def plan_and_tell(group: list[RowPlan]) -> None:
             await self._plan_group(group)
@@ -178,8 +171,16 @@ class Engine:
                 for p in group:
                     self.on_planned(self.planned_outcome(p))
 
-        await self._for_each_group(list(groups.values()), plan_and_tell)
+        await self._for_each_group(_groups(plans), plan_and_tell)
         return Plan(tuple(plans))
+
+    def _row_plans(self, requests: Sequence[RefundRequest]) -> list[RowPlan]:
+        plans: list[RowPlan] = []
+        for request, occurrence in zip(requests, ids.occurrences(requests), strict=True):
+            identity = ids.row_identity(request, occurrence)
+            reference = request.reference or ids.derived_reference(identity)
+            plans.append(RowPlan(request, identity, reference))
+        return plans
 
     async def _plan_group(self, group: list[RowPlan]) -> None:
         pending_rows: list[RowPlan] = []
@@ -351,27 +352,46 @@ class Engine:
     # --- execute --------------------------------------------------------------------------
 
     async def execute(self, plan: Plan) -> list[RowOutcome]:
+        """Send what ``plan`` decided, group by group; rows of a group one after another."""
         outcomes: dict[int, RowOutcome] = {}
-        groups: dict[str, list[RowPlan]] = {}
-        for p in plan.rows:
-            groups.setdefault(_group_key(p.request), []).append(p)
 
         async def run_group(group: list[RowPlan]) -> None:
             for p in group:
-                outcome = await self._execute_row(p)
-                outcomes[p.request.row] = outcome
-                self.journal.record_outcome(self.run_id, outcome)
-                if self.on_outcome is not None:
-                    self.on_outcome(outcome)
+                outcomes[p.request.row] = await self._execute_row(p)
 
-        await self._for_each_group(list(groups.values()), run_group)
+        await self._for_each_group(_groups(plan.rows), run_group)
         return [outcomes[p.request.row] for p in plan.rows]
 
+    async def plan_and_execute(self, requests: Sequence[RefundRequest]) -> list[RowOutcome]:
+        """Plan each group and send it straight away: no second pass over every order, for
+        runs that need no total before sending (nothing to confirm, no --max-total)."""
+        plans = self._row_plans(requests)
+        outcomes: dict[int, RowOutcome] = {}
+
+        async def run_group(group: list[RowPlan]) -> None:
+            await self._plan_group(group)
+            for p in group:
+                outcomes[p.request.row] = await self._execute_row(p)
+
+        await self._for_each_group(_groups(plans), run_group)
+        return [outcomes[p.request.row] for p in plans]
+
     async def _execute_row(self, p: RowPlan) -> RowOutcome:
-        if p.action not in (Action.SEND, Action.RESUME):
-            return self.planned_outcome(p)
+        outcome = await self._send_row(p) if p.action in (Action.SEND, Action.RESUME) else None
+        if outcome is None:
+            outcome = self.planned_outcome(p)
+            self.journal.record_outcome(self.run_id, outcome)
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
+        return outcome
+
+    async def _send_row(self, p: RowPlan) -> RowOutcome:
+        """Send a row's parts and settle the journal in one commit (a lost settlement only
+        leaves intents pending, which the next run looks up before sending)."""
         if (reason := self._stopper.reason()) is not None:
-            return self._outcome(p, Status.FAILED, p.already_amount, p.already_ids, 0, *reason)
+            outcome = self._outcome(p, Status.FAILED, p.already_amount, p.already_ids, 0, *reason)
+            self.journal.record_outcome(self.run_id, outcome)
+            return outcome
         if p.action is Action.SEND:
             self.journal.record_intents(
                 Intent(
@@ -381,58 +401,63 @@ class Engine:
                 )
                 for key, part in zip(p.keys, p.parts, strict=True)
             )  # fmt: skip
-        refunded, refund_ids = p.already_amount, list(p.already_ids)
+        succeeded: list[tuple[str, Refund]] = []
+        refused: list[tuple[str, str, str]] = []
+        failure: tuple[Status, str, str] | None = None
         attempts = 0
         for index, (key, part) in enumerate(zip(p.keys, p.parts, strict=True)):
-            body = self._body(p, part)
             lock = self._payment_locks.setdefault(part.payment_id, asyncio.Lock())
-            try:
-                with counting() as tries:
+            with counting() as tries:
+                try:
                     async with lock:
-                        refund = await self.api.create_refund(body, idempotency_key=key)
+                        refund = await self.api.create_refund(
+                            self._body(p, part), idempotency_key=key
+                        )
                     if not refund.succeeded:  # a failed refund moved no money
                         raise ApiRefused(
                             f"Smartpay created refund {refund.id} with status {refund.status}",
                             error_code="refund.failed",
                         )
-            except ApiRefused as exc:
-                attempts += max(tries[0], 1)
-                self.journal.mark_refused(
-                    key, error_code=exc.code, message=exc.message, run_id=self.run_id
-                )
-                # Parts after a refusal are not sent: the next run plans the row afresh.
-                for unsent in p.keys[index + 1 :]:
-                    self.journal.mark_refused(
-                        unsent, error_code="run.not-sent", message="an earlier part was refused",
-                        run_id=self.run_id,
-                    )  # fmt: skip
-                self._stopper.succeeded()
-                return self._outcome(
-                    p, Status.REJECTED, refunded, refund_ids, attempts, exc.code, exc.message
-                )
-            except SmartpayError as exc:
-                # Unavailable, or an answer we could not read: the refund may exist. The
-                # intent stays pending, so the next run looks before it sends again.
-                attempts += max(tries[0], 1)
-                self._stopper.failed()
-                return self._outcome(
-                    p, Status.FAILED, refunded, refund_ids, attempts, exc.code,
-                    f"{exc.message}; the outcome is unknown and a re-run will check before "
-                    "sending again",
-                )  # fmt: skip
+                except ApiRefused as exc:
+                    self._stopper.succeeded()
+                    refused.append((key, exc.code, exc.message))
+                    # Later parts are not sent: the next run plans the row afresh.
+                    refused += [(k, "run.not-sent", "an earlier part was refused")
+                                for k in p.keys[index + 1 :]]  # fmt: skip
+                    failure = (Status.REJECTED, exc.code, exc.message)
+                except SmartpayError as exc:
+                    # Unavailable, or an answer we could not read: the refund may exist. The
+                    # intent stays pending, so the next run looks before it sends again.
+                    self._stopper.failed()
+                    failure = (Status.FAILED, exc.code, f"{exc.message}; the outcome is unknown "
+                               "and a re-run will check before sending again")  # fmt: skip
+                else:
+                    self._stopper.succeeded()
+                    succeeded.append((key, refund))
             attempts += max(tries[0], 1)
-            self._stopper.succeeded()
-            self.journal.mark_succeeded(
-                key, refund_id=refund.id, created_at=refund.created_at,
-                run_id=self.run_id, row=p.request.row,
-            )  # fmt: skip
-            refunded += refund.amount
-            refund_ids.append(refund.id)
-        self.journal.complete(
-            p.identity, run_id=self.run_id, row=p.request.row,
-            refunded_amount=refunded, refund_ids=refund_ids,
-        )  # fmt: skip
-        return self._outcome(p, Status.REFUNDED, refunded, refund_ids, attempts, None, None)
+            if failure is not None:
+                break
+        refunded = p.already_amount + sum(r.amount for _, r in succeeded)
+        refund_ids = [*p.already_ids, *(r.id for _, r in succeeded)]
+        if failure is None:
+            outcome = self._outcome(p, Status.REFUNDED, refunded, refund_ids, attempts, None, None)
+        else:
+            outcome = self._outcome(p, failure[0], refunded, refund_ids, attempts, *failure[1:])
+        with self.journal.transaction():
+            for key, refund in succeeded:
+                self.journal.mark_succeeded(
+                    key, refund_id=refund.id, created_at=refund.created_at,
+                    run_id=self.run_id, row=p.request.row,
+                )  # fmt: skip
+            for key, code, message in refused:
+                self.journal.mark_refused(key, error_code=code, message=message, run_id=self.run_id)
+            if failure is None:
+                self.journal.complete(
+                    p.identity, run_id=self.run_id, row=p.request.row,
+                    refunded_amount=refunded, refund_ids=refund_ids,
+                )  # fmt: skip
+            self.journal.record_outcome(self.run_id, outcome)
+        return outcome
 
     def _body(self, p: RowPlan, part: Part) -> CreateRefund:
         request = p.request
@@ -451,6 +476,14 @@ class Engine:
         )
 
     # --- shared -------------------------------------------------------------------------
+
+    def unsent_outcomes(self, requests: Sequence[RefundRequest], guard: str) -> list[RowOutcome]:
+        """``failed`` outcomes for rows a guardrail kept from even being planned."""
+        code, _, message = guard.partition(": ")
+        plans = self._row_plans(requests)
+        for p in plans:
+            _fail(p, code, message)
+        return [self.planned_outcome(p) for p in plans]
 
     def planned_outcome(self, p: RowPlan) -> RowOutcome:
         """The outcome of a row that execution does not touch (or that plan alone shows)."""
@@ -527,6 +560,14 @@ class Engine:
 
 def _group_key(request: RefundRequest) -> str:
     return request.order_id or request.payment_id or ""
+
+
+def _groups(plans: Iterable[RowPlan]) -> list[list[RowPlan]]:
+    """Rows by order (or by payment for payment-only rows), each group in input order."""
+    groups: dict[str, list[RowPlan]] = {}
+    for p in plans:
+        groups.setdefault(_group_key(p.request), []).append(p)
+    return list(groups.values())
 
 
 def _sum(parts: Iterable[Part]) -> Yen:

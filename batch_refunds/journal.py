@@ -225,7 +225,17 @@ class Journal:
         self.close()
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several writes into one commit (one fsync). Never await inside it: the
+        connection is shared by every row of the run."""
+        with self._tx():
+            yield
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self._db.in_transaction:  # inside transaction(): the outer block commits
+            yield self._db
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db

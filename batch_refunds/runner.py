@@ -77,6 +77,7 @@ class RunHooks:
 
     confirm: Callable[[PlanTotals], Awaitable[bool]] | None = None
     on_loaded: Callable[[LoadResult], None] | None = None
+    on_phase: Callable[[str, int], None] | None = None  # "planning"/"refunding", rows in it
     on_planned: Callable[[PlanTotals], None] | None = None
     on_row_planned: OutcomeHook | None = None
     on_outcome: OutcomeHook | None = None
@@ -159,26 +160,32 @@ async def run_batch(
         on_outcome=hooks.on_outcome,
     )
 
-    guard: str | None = None
-    plan = await engine.plan(loaded.requests)
-    totals = plan_totals(plan, len(invalid))
-    if hooks.on_planned is not None:
-        hooks.on_planned(totals)
-
-    if options.mode == "plan":
-        outcomes = [engine.planned_outcome(p) for p in plan.rows]
+    requests = loaded.requests
+    guard = _strict_guard(options, len(invalid))
+    if guard is not None:
+        journal.record_outcomes(run_id, engine.unsent_outcomes(requests, guard))
+    elif options.mode == "run" and hooks.confirm is None and options.max_total is None:
+        # Nothing needs the whole plan first: plan each order and refund it straight away.
+        _phase(hooks, "refunding", len(requests))
+        await engine.plan_and_execute(requests)
     else:
-        guard = _guardrail(options, totals)
-        confirm = hooks.confirm
-        wants_confirm = totals.rows_to_send > 0 and not engine.stop.is_set()
-        if guard is None and wants_confirm and confirm is not None and not await confirm(totals):
-            guard = "run.not-confirmed: nothing was sent, as asked"
-        if guard is None:
-            outcomes = await engine.execute(plan)
+        _phase(hooks, "planning", len(requests))
+        plan = await engine.plan(requests)
+        totals = plan_totals(plan, len(invalid))
+        if hooks.on_planned is not None:
+            hooks.on_planned(totals)
+        if options.mode == "plan":
+            journal.record_outcomes(run_id, [engine.planned_outcome(p) for p in plan.rows])
         else:
-            outcomes = [_held_back(engine.planned_outcome(p), guard) for p in plan.rows]
-    if options.mode == "plan" or guard is not None:
-        journal.record_outcomes(run_id, outcomes)
+            guard = _max_total_guard(options, totals)
+            if guard is None and not await _confirmed(hooks, totals, engine.stop):
+                guard = "run.not-confirmed: nothing was sent, as asked"
+            if guard is None:
+                _phase(hooks, "refunding", len(plan.rows))
+                await engine.execute(plan)
+            else:
+                held = [_held_back(engine.planned_outcome(p), guard) for p in plan.rows]
+                journal.record_outcomes(run_id, held)
 
     finished = now()
     interrupted = engine.stop.is_set()
@@ -198,9 +205,24 @@ async def run_batch(
     return RunResult(summary, paths, tuple(all_outcomes), loaded, guard, interrupted)
 
 
-def _guardrail(options: RunOptions, totals: PlanTotals) -> str | None:
-    if options.strict and totals.invalid_rows:
-        return f"guard.strict: {totals.invalid_rows} invalid row(s) and --strict: nothing was sent"
+async def _confirmed(hooks: RunHooks, totals: PlanTotals, stop: asyncio.Event) -> bool:
+    if hooks.confirm is None or totals.rows_to_send == 0 or stop.is_set():
+        return True
+    return await hooks.confirm(totals)
+
+
+def _phase(hooks: RunHooks, name: str, rows: int) -> None:
+    if hooks.on_phase is not None:
+        hooks.on_phase(name, rows)
+
+
+def _strict_guard(options: RunOptions, invalid_rows: int) -> str | None:
+    if options.mode == "run" and options.strict and invalid_rows:
+        return f"guard.strict: {invalid_rows} invalid row(s) and --strict: nothing was sent"
+    return None
+
+
+def _max_total_guard(options: RunOptions, totals: PlanTotals) -> str | None:
     if options.max_total is not None and totals.total_to_send > options.max_total:
         return (
             f"guard.max-total: the plan refunds {totals.total_to_send} yen, above --max-total "

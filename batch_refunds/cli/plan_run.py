@@ -21,7 +21,6 @@ from batch_refunds.cli.common import (
 )
 from batch_refunds.cli.render import ProgressPrinter, print_summary
 from batch_refunds.errors import ConfigError, InputFileError
-from batch_refunds.intake import LoadResult
 from batch_refunds.journal import Journal, JournalLock
 from batch_refunds.progress import Progress
 from batch_refunds.runner import (
@@ -131,13 +130,8 @@ async def run_in_terminal(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, _stopper(stop, printer))
 
-    def on_loaded(loaded: LoadResult) -> None:
-        progress.start_phase("planning", len(loaded.requests), time.monotonic())
-
-    def on_planned(totals: PlanTotals) -> None:
-        progress.start_phase(
-            "refunding" if options.mode == "run" else "planned", totals.rows, time.monotonic()
-        )
+    def on_phase(name: str, rows: int) -> None:
+        progress.start_phase(name if options.mode == "run" else "planning", rows, time.monotonic())
 
     async def confirm(totals: PlanTotals) -> bool:
         printer.pause()
@@ -148,8 +142,7 @@ async def run_in_terminal(
     async with SmartpayClient(config, hook=progress.on_event) as client:
         hooks = RunHooks(
             confirm=confirm if ask else None,
-            on_loaded=on_loaded,
-            on_planned=on_planned,
+            on_phase=on_phase,
             on_row_planned=progress.on_row_planned,
             on_outcome=progress.on_outcome,
             request_counts=progress.request_counts,

@@ -119,6 +119,11 @@ def make_harness(make_sandbox: MakeSandbox, tmp_path: Path):  # type: ignore[no-
 
     async def build(**fields: Any) -> Harness:
         server = await make_sandbox(**fields)
-        return Harness(server=server, tmp=tmp_path, journal_path=tmp_path / "journal.sqlite3")
+        tmp = tmp_path / f"h{len(built)}"
+        tmp.mkdir()
+        built.append(tmp)
+        return Harness(server=server, tmp=tmp, journal_path=tmp / "journal.sqlite3")
+
+    built: list[Path] = []
 
     return build

@@ -6,7 +6,7 @@ import csv
 import json
 
 from batch_refunds.models import Status
-from batch_refunds.runner import EXIT_OK, EXIT_ROWS_NOT_DONE
+from batch_refunds.runner import EXIT_OK, EXIT_ROWS_NOT_DONE, PlanTotals, RunHooks
 from tests.run.conftest import KEY, Harness, statuses
 
 
@@ -184,3 +184,32 @@ async def test_secret_is_in_no_file_the_run_writes(harness: Harness) -> None:
     written = [harness.journal_path, *result.report.directory.iterdir()]
     for path in written:
         assert KEY.encode() not in path.read_bytes(), path
+
+
+async def test_confirmed_two_phase_run_matches_the_streamed_run(
+    make_harness,  # type: ignore[no-untyped-def]
+) -> None:
+    """Planning everything before sending (to confirm a total) refunds exactly what planning
+    and sending order by order does."""
+    results = []
+    for confirm in (None, _yes):
+        harness: Harness = await make_harness()
+        a, _ = harness.order(9000, 4000, 5000, refunded=[(0, 1000)])
+        b, _ = harness.order(5000, 5000)
+        c, _ = harness.order(3000, 3000, refunded=[(0, 3000)])
+        rows = [(a, None, 6000, "S"), (b, None, 3000, "X"), (b, None, None, "Y"),
+                (c, None, None, "Z")]  # fmt: skip
+        result = await harness.run(harness.write(rows), hooks=RunHooks(confirm=confirm))
+        results.append([(o.status, o.refunded_amount, o.refundable_before, o.error_code)
+                        for o in result.outcomes])  # fmt: skip
+    assert results[0] == results[1]
+    assert [status for status, *_ in results[0]] == [
+        Status.REFUNDED,
+        Status.REFUNDED,
+        Status.REFUNDED,
+        Status.REJECTED,
+    ]
+
+
+async def _yes(totals: PlanTotals) -> bool:
+    return True

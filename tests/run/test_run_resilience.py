@@ -10,7 +10,7 @@ from batch_refunds import identity as ids
 from batch_refunds.errors import SmartpayError
 from batch_refunds.journal import PENDING, Intent, Journal
 from batch_refunds.models import CreateRefund, Refund, RefundRequest, RowOutcome, Status
-from batch_refunds.runner import EXIT_INTERRUPTED, EXIT_NOT_STARTED, RunHooks
+from batch_refunds.runner import EXIT_INTERRUPTED, EXIT_NOT_STARTED, PlanTotals, RunHooks
 from batch_refunds.smartpay import SmartpayClient
 from tests.run.conftest import Harness, statuses
 
@@ -201,11 +201,12 @@ async def test_refusal_mid_split_keeps_the_part_that_went_through(harness: Harne
     row is rejected showing the yen that did go through, and a re-run never repeats part 1."""
     oid, (p1, p2) = harness.order(6000, 3000, 3000)
 
-    def dashboard_refund(outcome: RowOutcome) -> None:  # runs after planning, before sending
+    async def meanwhile_in_the_dashboard(totals: PlanTotals) -> bool:  # while the prompt waits
         harness.server.state.add_refund(p2, 2500, reference="DASHBOARD")
+        return True
 
     path = harness.write([(oid, None, 5000, "SPLIT")])
-    first = await harness.run(path, hooks=RunHooks(on_row_planned=dashboard_refund))
+    first = await harness.run(path, hooks=RunHooks(confirm=meanwhile_in_the_dashboard))
     (outcome,) = first.outcomes
     assert (outcome.status, outcome.error_code) == (Status.REJECTED, "amount.insufficient")
     assert outcome.refunded_amount == 3000
