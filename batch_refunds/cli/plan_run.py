@@ -125,13 +125,10 @@ async def run_in_terminal(
     ``ask``) a confirmation prompt before anything is sent."""
     progress = Progress(started_at=time.monotonic())
     printer = ProgressPrinter(progress, sys.stderr)
-    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, _stopper(stop, printer))
 
     def on_phase(name: str, rows: int) -> None:
-        progress.start_phase(name if options.mode == "run" else "planning", rows, time.monotonic())
+        progress.start_phase(name, rows, time.monotonic())
 
     async def confirm(totals: PlanTotals) -> bool:
         printer.pause()
@@ -148,14 +145,16 @@ async def run_in_terminal(
             request_counts=progress.request_counts,
         )
 
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, _stopper(stop, printer))
         printer.start()
         try:
-            result = await run_batch(options, api=client, journal=journal, hooks=hooks, stop=stop)
+            return await run_batch(options, api=client, journal=journal, hooks=hooks, stop=stop)
         finally:
             await printer.stop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.remove_signal_handler(signum)
-    return result
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
 
 
 def _stopper(stop: asyncio.Event, printer: ProgressPrinter) -> Callable[[], None]:
