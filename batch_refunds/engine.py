@@ -1,132 +1,55 @@
-"""Plan and run a batch of refunds, exactly once.
+"""Run a batch of refunds exactly once: plan (``planning``), then send.
 
-Two phases, so a person (or ``--max-total``) can see the real total before anything is sent:
+Two ways through, with the same result:
 
-``plan``
-    GETs only. Rows are grouped by order (or by payment when a row names only a payment);
-    groups are planned concurrently, rows of a group one after another so each sees what the
-    previous ones will refund. Each row is matched against the journal and Smartpay: already
-    done, a request left unanswered by a crash (looked up by reference, on the payment or in
-    a newest-first scan of list-refunds), or new — then its amount is allocated across the
-    payments' remaining amounts.
-``execute``
-    For each row to send, its parts are committed to the journal *before* the first POST,
-    each POST carries a key derived from the row's identity and part, and at most one POST is
-    in flight per payment. An unanswered POST stays ``pending`` in the journal: the next run
-    looks the refund up before it sends again with the same key, so a lost response never
-    becomes a second refund, even after Smartpay's 6-hour key window.
+``plan`` then ``execute``
+    every order is read first, so a person (or ``--max-total``) sees the real total before
+    anything is sent;
+``plan_and_execute``
+    each order is planned and sent straight away, for runs that need no total first.
 
-No printing, prompting or exiting here: progress goes to a callback, and the caller decides
+Sending: a row's parts are committed to the journal *before* its first POST, each POST
+carries a key derived from the row's identity and part, and at most one POST is in flight
+per payment. An unanswered POST stays ``pending`` in the journal: the next run looks the
+refund up before it sends again with the same key, so a lost response never becomes a second
+refund, even after Smartpay's 6-hour key window.
+
+No printing, prompting or exiting here: progress goes to callbacks, and the caller decides
 what to do with the outcomes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 
 from batch_refunds import identity as ids
-from batch_refunds.allocation import Part, Shortfall, allocate
+from batch_refunds.allocation import Part
 from batch_refunds.api import SmartpayApi
 from batch_refunds.attempts import counting
-from batch_refunds.errors import ApiRefused, ApiUnavailable, NotFound, SmartpayError
-from batch_refunds.journal import PENDING, REFUSED, SUCCEEDED, Intent, Journal
-from batch_refunds.ledger import (
-    OrderView,
-    matching_refunds,
-    refund_for_intent,
-    view_payment,
-)
-from batch_refunds.lookup import RefundScanner
+from batch_refunds.errors import ApiRefused, SmartpayError
+from batch_refunds.journal import PENDING, Intent, Journal
 from batch_refunds.models import (
     CreateRefund,
-    Order,
-    Payment,
     Refund,
     RefundRequest,
     RowOutcome,
     Status,
     Yen,
 )
+from batch_refunds.planning import (
+    Action,
+    Plan,
+    Planner,
+    RowPlan,
+    Stopper,
+    fail,
+    groups,
+)
 
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 20
-
-
-class Action(Enum):
-    SEND = "send"  # new parts to commit and send
-    RESUME = "resume"  # parts already committed, answer unknown: send again with their keys
-    DONE = "done"  # nothing to do: already refunded
-    REJECT = "reject"  # a retry won't help
-    FAIL = "fail"  # couldn't plan now; a re-run will
-
-
-@dataclass(slots=True)
-class RowPlan:
-    """What one valid row will do, and what is known about it so far."""
-
-    request: RefundRequest
-    identity: str
-    reference: str
-    action: Action = Action.FAIL
-    parts: tuple[Part, ...] = ()
-    generation: int = 0
-    keys: tuple[str, ...] = ()
-    order_id: str | None = None
-    refundable_before: Yen | None = None
-    already_amount: Yen = 0  # refunded for this row before this run acted
-    already_ids: tuple[str, ...] = ()
-    payment_ids: tuple[str, ...] = ()
-    error_code: str | None = None
-    message: str | None = None
-
-    @property
-    def to_send(self) -> Yen:
-        return sum(part.amount for part in self.parts)
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    rows: tuple[RowPlan, ...]
-
-    @property
-    def total_to_send(self) -> Yen:
-        return sum(p.to_send for p in self.rows if p.action in (Action.SEND, Action.RESUME))
-
-    @property
-    def rows_to_send(self) -> int:
-        return sum(1 for p in self.rows if p.action in (Action.SEND, Action.RESUME))
-
-
-@dataclass(slots=True)
-class _Stopper:
-    """Stops the run early when the API is plainly down, or when asked to."""
-
-    limit: int
-    requested: asyncio.Event
-    consecutive: int = 0
-    tripped: bool = False
-
-    def failed(self) -> None:
-        self.consecutive += 1
-        if self.consecutive >= self.limit:
-            self.tripped = True
-
-    def succeeded(self) -> None:
-        self.consecutive = 0
-
-    def reason(self) -> tuple[str, str] | None:
-        if self.requested.is_set():
-            return ("run.interrupted", "interrupted before this row was sent; re-run to finish it")
-        if self.tripped:
-            return (
-                "run.stopped-early",
-                f"stopped after {self.limit} consecutive failures (the API looks down); "
-                "re-run to finish it",
-            )
-        return None
 
 
 OutcomeHook = Callable[[RowOutcome], None]
@@ -145,15 +68,18 @@ class Engine:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     on_planned: OutcomeHook | None = None
     on_outcome: OutcomeHook | None = None
-    _scanner: RefundScanner = field(init=False)
     _payment_locks: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
-    _stopper: _Stopper = field(init=False)
+    _stopper: Stopper = field(init=False)
+    _planner: Planner = field(init=False)
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
-        self._scanner = RefundScanner(self.api)
-        self._stopper = _Stopper(self.max_consecutive_failures, self.stop)
+        self._stopper = Stopper(self.max_consecutive_failures, self.stop)
+        self._planner = Planner(
+            api=self.api, journal=self.journal, run_id=self.run_id, stopper=self._stopper,
+            max_amount=self.max_amount,
+        )  # fmt: skip
 
     @property
     def stopped_early(self) -> bool:
@@ -163,191 +89,16 @@ class Engine:
 
     async def plan(self, requests: Sequence[RefundRequest]) -> Plan:
         """GETs only: decide what each row will do. Rows of one order are planned in order."""
-        plans = self._row_plans(requests)
+        plans = self._planner.row_plans(requests)
 
         async def plan_and_tell(group: list[RowPlan]) -> None:
-            await self._plan_group(group)
+            await self._planner.plan_group(group)
             if self.on_planned is not None:
                 for p in group:
                     self.on_planned(self.planned_outcome(p))
 
-        await self._for_each_group(_groups(plans), plan_and_tell)
+        await self._for_each_group(groups(plans), plan_and_tell)
         return Plan(tuple(plans))
-
-    def _row_plans(self, requests: Sequence[RefundRequest]) -> list[RowPlan]:
-        plans: list[RowPlan] = []
-        for request, occurrence in zip(requests, ids.occurrences(requests), strict=True):
-            identity = ids.row_identity(request, occurrence)
-            reference = request.reference or ids.derived_reference(identity)
-            plans.append(RowPlan(request, identity, reference))
-        return plans
-
-    async def _plan_group(self, group: list[RowPlan]) -> None:
-        pending_rows: list[RowPlan] = []
-        for p in group:
-            if self.max_amount is not None and (p.request.amount or 0) > self.max_amount:
-                _reject(p, "guard.max-amount", f"asks for more than --max-amount {self.max_amount}")
-                continue
-            done = self.journal.completion(p.identity)
-            if done is not None:
-                p.action = Action.DONE
-                p.already_amount, p.already_ids = done.refunded_amount, done.refund_ids
-                p.message = f"refunded by run {done.run_id}"
-                continue
-            pending_rows.append(p)
-        if not pending_rows:
-            return
-        if (reason := self._stopper.reason()) is not None:
-            for p in pending_rows:
-                _fail(p, *reason)
-            return
-        try:
-            view = await self._fetch_view(pending_rows[0].request)
-        except SmartpayError as exc:
-            self._note(exc)
-            for p in pending_rows:
-                (_reject if isinstance(exc, ApiRefused) else _fail)(p, exc.code, exc.message)
-            return
-        self._stopper.succeeded()
-        for p in pending_rows:
-            try:
-                await self._plan_row(p, view)
-            except SmartpayError as exc:
-                self._note(exc)
-                (_reject if isinstance(exc, ApiRefused) else _fail)(p, exc.code, exc.message)
-
-    async def _plan_row(self, p: RowPlan, view: OrderView) -> None:
-        request = p.request
-        p.order_id = view.order_id
-        candidates = view.candidates(request.payment_id)
-        p.payment_ids = tuple(c.id for c in candidates)
-        if request.payment_id is not None and not candidates:
-            _reject(
-                p, "payment.not-in-order", f"{request.payment_id} is not a payment of this order"
-            )
-            return
-        if not view.payments:
-            _reject(p, "order.no-payments", "the order has no captured payment: nothing to refund")
-            return
-        p.refundable_before = sum(c.remaining() for c in candidates)
-
-        intents = self.journal.intents_for(p.identity)
-        for intent in (i for i in intents if i.state == PENDING):
-            found = await self._look_up(intent, view)
-            if found is not None:
-                self.journal.mark_succeeded(
-                    intent.key, refund_id=found.id, created_at=found.created_at,
-                    run_id=self.run_id, row=request.row,
-                )  # fmt: skip
-        intents = self.journal.intents_for(p.identity)
-        succeeded = [i for i in intents if i.state == SUCCEEDED]
-        p.already_amount = sum(i.amount for i in succeeded)
-        p.already_ids = tuple(i.refund_id for i in succeeded if i.refund_id)
-        pending = [i for i in intents if i.state == PENDING]
-        if pending:
-            p.action = Action.RESUME
-            p.generation = pending[0].generation
-            p.parts = tuple(Part(i.payment_id, i.amount) for i in pending)
-            p.keys = tuple(i.key for i in pending)
-            view.reserve((i.payment_id, i.amount) for i in pending)
-            p.message = "resumes a refund left unanswered by an earlier run"
-            return
-        latest = max((i.generation for i in intents), default=-1)
-        refused = [i for i in intents if i.state == REFUSED and i.generation == latest]
-        if intents and not refused:  # every part answered and none refused: finished
-            self._complete(p)
-            return
-
-        if not intents:
-            existing = matching_refunds(candidates, identity=p.identity, reference=p.reference)
-            if existing:
-                p.action = Action.DONE
-                p.already_amount = sum(r.amount for r in existing)
-                p.already_ids = tuple(r.id for r in existing)
-                p.message = f"a refund with reference {p.reference} already exists"
-                self.journal.complete(
-                    p.identity, run_id=self.run_id, row=request.row,
-                    refunded_amount=p.already_amount, refund_ids=p.already_ids,
-                )  # fmt: skip
-                return
-
-        wanted = None if request.amount is None else request.amount - p.already_amount
-        if wanted is not None and wanted <= 0:
-            self._complete(p)
-            return
-        allocation = allocate(wanted, [(c.id, c.remaining()) for c in candidates])
-        if isinstance(allocation, Shortfall):
-            if allocation.requested == 0:
-                _reject(p, "amount.insufficient", "nothing remains to refund on this order")
-            else:
-                _reject(
-                    p,
-                    "amount.insufficient",
-                    f"asks for {allocation.requested} yen but only {allocation.available} remain",
-                )
-            return
-        if self.max_amount is not None and p.already_amount + _sum(allocation) > self.max_amount:
-            _reject(p, "guard.max-amount", f"would refund more than --max-amount {self.max_amount}")
-            return
-        p.action = Action.SEND
-        p.generation = latest + 1
-        p.parts = allocation
-        p.keys = tuple(
-            ids.idempotency_key(p.identity, part.payment_id, part.amount, p.generation)
-            for part in allocation
-        )
-        view.reserve((part.payment_id, part.amount) for part in allocation)
-
-    def _complete(self, p: RowPlan) -> None:
-        p.action = Action.DONE
-        p.message = "refunded by an earlier run"
-        self.journal.complete(
-            p.identity, run_id=self.run_id, row=p.request.row,
-            refunded_amount=p.already_amount, refund_ids=p.already_ids,
-        )  # fmt: skip
-
-    async def _fetch_view(self, request: RefundRequest) -> OrderView:
-        if request.order_id is not None:
-            order: Order = await self.api.get_order(request.order_id, expand=True)
-            payments = [
-                item if isinstance(item, Payment) else await self.api.get_payment(item, expand=True)
-                for item in order.payments
-            ]
-            order_id: str | None = order.id
-        else:
-            assert request.payment_id is not None  # intake guarantees one of the two
-            payments = [await self.api.get_payment(request.payment_id, expand=True)]
-            order_id = payments[0].order_id
-        views = []
-        for payment in payments:
-            fetched: dict[str, Refund] = {}
-            for item in payment.refunds or ():
-                if isinstance(item, str):
-                    try:
-                        fetched[item] = await self.api.get_refund(item)
-                    except NotFound:
-                        continue
-            journal_refunds = self.journal.refunds_on_payment(payment.id)
-            views.append(view_payment(payment, fetched=fetched, journal_refunds=journal_refunds))
-        return OrderView(order_id, views)
-
-    async def _look_up(self, intent: Intent, view: OrderView) -> Refund | None:
-        """Find the refund an unanswered request may have created, without sending anything."""
-        payment = view.payment(intent.payment_id)
-        if payment is not None and payment.complete:
-            candidates: Iterable[Refund] = payment.refunds.values()
-        else:
-            # Smartpay won't list the payment's refunds: scan all refunds newest first, back to
-            # the payment's creation (on Smartpay's own clock, so no clock skew can hide one).
-            not_before = payment.payment.created_at if payment is not None else 0
-            candidates = await self._scanner.refunds_on(intent.payment_id, not_before_ms=not_before)
-        found = refund_for_intent(
-            candidates, identity=intent.identity, reference=intent.reference,
-            payment_id=intent.payment_id, amount=intent.amount,
-        )  # fmt: skip
-        if found is not None and payment is not None:
-            payment.add_refund(found)
-        return found
 
     # --- execute --------------------------------------------------------------------------
 
@@ -359,21 +110,21 @@ class Engine:
             for p in group:
                 outcomes[p.request.row] = await self._execute_row(p)
 
-        await self._for_each_group(_groups(plan.rows), run_group)
+        await self._for_each_group(groups(plan.rows), run_group)
         return [outcomes[p.request.row] for p in plan.rows]
 
     async def plan_and_execute(self, requests: Sequence[RefundRequest]) -> list[RowOutcome]:
         """Plan each group and send it straight away: no second pass over every order, for
         runs that need no total before sending (nothing to confirm, no --max-total)."""
-        plans = self._row_plans(requests)
+        plans = self._planner.row_plans(requests)
         outcomes: dict[int, RowOutcome] = {}
 
         async def run_group(group: list[RowPlan]) -> None:
-            await self._plan_group(group)
+            await self._planner.plan_group(group)
             for p in group:
                 outcomes[p.request.row] = await self._execute_row(p)
 
-        await self._for_each_group(_groups(plans), run_group)
+        await self._for_each_group(groups(plans), run_group)
         return [outcomes[p.request.row] for p in plans]
 
     async def _execute_row(self, p: RowPlan) -> RowOutcome:
@@ -480,9 +231,9 @@ class Engine:
     def unsent_outcomes(self, requests: Sequence[RefundRequest], guard: str) -> list[RowOutcome]:
         """``failed`` outcomes for rows a guardrail kept from even being planned."""
         code, _, message = guard.partition(": ")
-        plans = self._row_plans(requests)
+        plans = self._planner.row_plans(requests)
         for p in plans:
-            _fail(p, code, message)
+            fail(p, code, message)
         return [self.planned_outcome(p) for p in plans]
 
     def planned_outcome(self, p: RowPlan) -> RowOutcome:
@@ -530,18 +281,12 @@ class Engine:
             attempts=attempts,
         )
 
-    def _note(self, exc: SmartpayError) -> None:
-        if isinstance(exc, ApiUnavailable):
-            self._stopper.failed()
-        else:
-            self._stopper.succeeded()
-
     async def _for_each_group(
-        self, groups: list[list[RowPlan]], work: Callable[[list[RowPlan]], Awaitable[None]]
+        self, batches: list[list[RowPlan]], work: Callable[[list[RowPlan]], Awaitable[None]]
     ) -> None:
         """Run ``work`` on every group with at most ``concurrency`` groups at once."""
         queue: asyncio.Queue[list[RowPlan]] = asyncio.Queue()
-        for group in groups:
+        for group in batches:
             queue.put_nowait(group)
 
         async def worker() -> None:
@@ -552,31 +297,7 @@ class Engine:
                     return
                 await work(group)
 
-        workers = min(self.concurrency, len(groups))
+        workers = min(self.concurrency, len(batches))
         async with asyncio.TaskGroup() as tg:
             for _ in range(workers):
                 tg.create_task(worker())
-
-
-def _group_key(request: RefundRequest) -> str:
-    return request.order_id or request.payment_id or ""
-
-
-def _groups(plans: Iterable[RowPlan]) -> list[list[RowPlan]]:
-    """Rows by order (or by payment for payment-only rows), each group in input order."""
-    groups: dict[str, list[RowPlan]] = {}
-    for p in plans:
-        groups.setdefault(_group_key(p.request), []).append(p)
-    return list(groups.values())
-
-
-def _sum(parts: Iterable[Part]) -> Yen:
-    return sum(part.amount for part in parts)
-
-
-def _reject(p: RowPlan, code: str, message: str) -> None:
-    p.action, p.error_code, p.message = Action.REJECT, code, message
-
-
-def _fail(p: RowPlan, code: str, message: str) -> None:
-    p.action, p.error_code, p.message = Action.FAIL, code, message

@@ -18,11 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from batch_refunds.api import SmartpayApi
-from batch_refunds.engine import Action, Engine, OutcomeHook, Plan
+from batch_refunds.engine import Engine, OutcomeHook
 from batch_refunds.intake import load_requests
 from batch_refunds.intake.load import LoadResult
 from batch_refunds.journal import Journal
 from batch_refunds.models import RequestCounts, RowError, RowOutcome, RunSummary, Status, Yen
+from batch_refunds.planning import Action, Plan
 from batch_refunds.report import ReportPaths, RunReport, write_report
 
 EXIT_OK = 0

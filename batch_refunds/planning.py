@@ -1,0 +1,317 @@
+"""Planning a run: what each row will do, decided with GET requests only.
+
+Rows are grouped by order (or by payment when a row names only a payment); the rows of a
+group are planned one after another so each sees what the previous ones will refund. Each
+row is matched against the journal and Smartpay: already done, a request left unanswered by a
+crash (looked up by reference on the payment, or in a newest-first scan of list-refunds), or
+new — and then its amount is allocated across the payments' remaining amounts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from batch_refunds import identity as ids
+from batch_refunds.allocation import Part, Shortfall, allocate
+from batch_refunds.api import SmartpayApi
+from batch_refunds.errors import ApiRefused, ApiUnavailable, NotFound, SmartpayError
+from batch_refunds.journal import PENDING, REFUSED, SUCCEEDED, Intent, Journal
+from batch_refunds.ledger import OrderView, matching_refunds, refund_for_intent, view_payment
+from batch_refunds.lookup import RefundScanner
+from batch_refunds.models import Order, Payment, Refund, RefundRequest, Yen
+
+
+class Action(Enum):
+    SEND = "send"  # new parts to commit and send
+    RESUME = "resume"  # parts already committed, answer unknown: send again with their keys
+    DONE = "done"  # nothing to do: already refunded
+    REJECT = "reject"  # a retry won't help
+    FAIL = "fail"  # couldn't plan now; a re-run will
+
+
+@dataclass(slots=True)
+class RowPlan:
+    """What one valid row will do, and what is known about it so far."""
+
+    request: RefundRequest
+    identity: str
+    reference: str
+    action: Action = Action.FAIL
+    parts: tuple[Part, ...] = ()
+    generation: int = 0
+    keys: tuple[str, ...] = ()
+    order_id: str | None = None
+    refundable_before: Yen | None = None
+    already_amount: Yen = 0  # refunded for this row before this run acted
+    already_ids: tuple[str, ...] = ()
+    payment_ids: tuple[str, ...] = ()
+    error_code: str | None = None
+    message: str | None = None
+
+    @property
+    def to_send(self) -> Yen:
+        return sum(part.amount for part in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    rows: tuple[RowPlan, ...]
+
+    @property
+    def total_to_send(self) -> Yen:
+        return sum(p.to_send for p in self.rows if p.action in (Action.SEND, Action.RESUME))
+
+    @property
+    def rows_to_send(self) -> int:
+        return sum(1 for p in self.rows if p.action in (Action.SEND, Action.RESUME))
+
+
+@dataclass(slots=True)
+class Stopper:
+    """Stops the run early when the API is plainly down, or when asked to."""
+
+    limit: int
+    requested: asyncio.Event
+    consecutive: int = 0
+    tripped: bool = False
+
+    def failed(self) -> None:
+        self.consecutive += 1
+        if self.consecutive >= self.limit:
+            self.tripped = True
+
+    def succeeded(self) -> None:
+        self.consecutive = 0
+
+    def reason(self) -> tuple[str, str] | None:
+        if self.requested.is_set():
+            return ("run.interrupted", "interrupted before this row was sent; re-run to finish it")
+        if self.tripped:
+            return (
+                "run.stopped-early",
+                f"stopped after {self.limit} consecutive failures (the API looks down); "
+                "re-run to finish it",
+            )
+        return None
+
+
+@dataclass
+class Planner:
+    """Plans groups of rows for one run; the engine decides when to send what it planned."""
+
+    api: SmartpayApi
+    journal: Journal
+    run_id: str
+    stopper: Stopper
+    max_amount: Yen | None = None
+
+    def __post_init__(self) -> None:
+        self._scanner = RefundScanner(self.api)
+
+    def row_plans(self, requests: Sequence[RefundRequest]) -> list[RowPlan]:
+        plans: list[RowPlan] = []
+        for request, occurrence in zip(requests, ids.occurrences(requests), strict=True):
+            identity = ids.row_identity(request, occurrence)
+            reference = request.reference or ids.derived_reference(identity)
+            plans.append(RowPlan(request, identity, reference))
+        return plans
+
+    async def plan_group(self, group: list[RowPlan]) -> None:
+        pending_rows: list[RowPlan] = []
+        for p in group:
+            if self.max_amount is not None and (p.request.amount or 0) > self.max_amount:
+                reject(p, "guard.max-amount", f"asks for more than --max-amount {self.max_amount}")
+                continue
+            done = self.journal.completion(p.identity)
+            if done is not None:
+                p.action = Action.DONE
+                p.already_amount, p.already_ids = done.refunded_amount, done.refund_ids
+                p.message = f"refunded by run {done.run_id}"
+                continue
+            pending_rows.append(p)
+        if not pending_rows:
+            return
+        if (reason := self.stopper.reason()) is not None:
+            for p in pending_rows:
+                fail(p, *reason)
+            return
+        try:
+            view = await self._fetch_view(pending_rows[0].request)
+        except SmartpayError as exc:
+            self._note(exc)
+            for p in pending_rows:
+                (reject if isinstance(exc, ApiRefused) else fail)(p, exc.code, exc.message)
+            return
+        self.stopper.succeeded()
+        for p in pending_rows:
+            try:
+                await self._plan_row(p, view)
+            except SmartpayError as exc:
+                self._note(exc)
+                (reject if isinstance(exc, ApiRefused) else fail)(p, exc.code, exc.message)
+
+    async def _plan_row(self, p: RowPlan, view: OrderView) -> None:
+        request = p.request
+        p.order_id = view.order_id
+        candidates = view.candidates(request.payment_id)
+        p.payment_ids = tuple(c.id for c in candidates)
+        if request.payment_id is not None and not candidates:
+            reject(
+                p, "payment.not-in-order", f"{request.payment_id} is not a payment of this order"
+            )
+            return
+        if not view.payments:
+            reject(p, "order.no-payments", "the order has no captured payment: nothing to refund")
+            return
+        p.refundable_before = sum(c.remaining() for c in candidates)
+
+        intents = self.journal.intents_for(p.identity)
+        for intent in (i for i in intents if i.state == PENDING):
+            found = await self._look_up(intent, view)
+            if found is not None:
+                self.journal.mark_succeeded(
+                    intent.key, refund_id=found.id, created_at=found.created_at,
+                    run_id=self.run_id, row=request.row,
+                )  # fmt: skip
+        intents = self.journal.intents_for(p.identity)
+        succeeded = [i for i in intents if i.state == SUCCEEDED]
+        p.already_amount = sum(i.amount for i in succeeded)
+        p.already_ids = tuple(i.refund_id for i in succeeded if i.refund_id)
+        pending = [i for i in intents if i.state == PENDING]
+        if pending:
+            p.action = Action.RESUME
+            p.generation = pending[0].generation
+            p.parts = tuple(Part(i.payment_id, i.amount) for i in pending)
+            p.keys = tuple(i.key for i in pending)
+            view.reserve((i.payment_id, i.amount) for i in pending)
+            p.message = "resumes a refund left unanswered by an earlier run"
+            return
+        latest = max((i.generation for i in intents), default=-1)
+        refused = [i for i in intents if i.state == REFUSED and i.generation == latest]
+        if intents and not refused:  # every part answered and none refused: finished
+            self._complete(p)
+            return
+
+        if not intents:
+            existing = matching_refunds(candidates, identity=p.identity, reference=p.reference)
+            if existing:
+                p.action = Action.DONE
+                p.already_amount = sum(r.amount for r in existing)
+                p.already_ids = tuple(r.id for r in existing)
+                p.message = f"a refund with reference {p.reference} already exists"
+                self.journal.complete(
+                    p.identity, run_id=self.run_id, row=request.row,
+                    refunded_amount=p.already_amount, refund_ids=p.already_ids,
+                )  # fmt: skip
+                return
+
+        wanted = None if request.amount is None else request.amount - p.already_amount
+        if wanted is not None and wanted <= 0:
+            self._complete(p)
+            return
+        allocation = allocate(wanted, [(c.id, c.remaining()) for c in candidates])
+        if isinstance(allocation, Shortfall):
+            if allocation.requested == 0:
+                reject(p, "amount.insufficient", "nothing remains to refund on this order")
+            else:
+                reject(
+                    p,
+                    "amount.insufficient",
+                    f"asks for {allocation.requested} yen but only {allocation.available} remain",
+                )
+            return
+        if self.max_amount is not None and p.already_amount + _sum(allocation) > self.max_amount:
+            reject(p, "guard.max-amount", f"would refund more than --max-amount {self.max_amount}")
+            return
+        p.action = Action.SEND
+        p.generation = latest + 1
+        p.parts = allocation
+        p.keys = tuple(
+            ids.idempotency_key(p.identity, part.payment_id, part.amount, p.generation)
+            for part in allocation
+        )
+        view.reserve((part.payment_id, part.amount) for part in allocation)
+
+    def _complete(self, p: RowPlan) -> None:
+        p.action = Action.DONE
+        p.message = "refunded by an earlier run"
+        self.journal.complete(
+            p.identity, run_id=self.run_id, row=p.request.row,
+            refunded_amount=p.already_amount, refund_ids=p.already_ids,
+        )  # fmt: skip
+
+    async def _fetch_view(self, request: RefundRequest) -> OrderView:
+        if request.order_id is not None:
+            order: Order = await self.api.get_order(request.order_id, expand=True)
+            payments = [
+                item if isinstance(item, Payment) else await self.api.get_payment(item, expand=True)
+                for item in order.payments
+            ]
+            order_id: str | None = order.id
+        else:
+            assert request.payment_id is not None  # intake guarantees one of the two
+            payments = [await self.api.get_payment(request.payment_id, expand=True)]
+            order_id = payments[0].order_id
+        views = []
+        for payment in payments:
+            fetched: dict[str, Refund] = {}
+            for item in payment.refunds or ():
+                if isinstance(item, str):
+                    try:
+                        fetched[item] = await self.api.get_refund(item)
+                    except NotFound:
+                        continue
+            journal_refunds = self.journal.refunds_on_payment(payment.id)
+            views.append(view_payment(payment, fetched=fetched, journal_refunds=journal_refunds))
+        return OrderView(order_id, views)
+
+    async def _look_up(self, intent: Intent, view: OrderView) -> Refund | None:
+        """Find the refund an unanswered request may have created, without sending anything."""
+        payment = view.payment(intent.payment_id)
+        if payment is not None and payment.complete:
+            candidates: Iterable[Refund] = payment.refunds.values()
+        else:
+            # Smartpay won't list the payment's refunds: scan all refunds newest first, back to
+            # the payment's creation (on Smartpay's own clock, so no clock skew can hide one).
+            not_before = payment.payment.created_at if payment is not None else 0
+            candidates = await self._scanner.refunds_on(intent.payment_id, not_before_ms=not_before)
+        found = refund_for_intent(
+            candidates, identity=intent.identity, reference=intent.reference,
+            payment_id=intent.payment_id, amount=intent.amount,
+        )  # fmt: skip
+        if found is not None and payment is not None:
+            payment.add_refund(found)
+        return found
+
+    def _note(self, exc: SmartpayError) -> None:
+        if isinstance(exc, ApiUnavailable):
+            self.stopper.failed()
+        else:
+            self.stopper.succeeded()
+
+
+def _group_key(request: RefundRequest) -> str:
+    return request.order_id or request.payment_id or ""
+
+
+def groups(plans: Iterable[RowPlan]) -> list[list[RowPlan]]:
+    """Rows by order (or by payment for payment-only rows), each group in input order."""
+    groups: dict[str, list[RowPlan]] = {}
+    for p in plans:
+        groups.setdefault(_group_key(p.request), []).append(p)
+    return list(groups.values())
+
+
+def _sum(parts: Iterable[Part]) -> Yen:
+    return sum(part.amount for part in parts)
+
+
+def reject(p: RowPlan, code: str, message: str) -> None:
+    p.action, p.error_code, p.message = Action.REJECT, code, message
+
+
+def fail(p: RowPlan, code: str, message: str) -> None:
+    p.action, p.error_code, p.message = Action.FAIL, code, message
