@@ -19,17 +19,13 @@ from pathlib import Path
 
 from batch_refunds.api import SmartpayApi
 from batch_refunds.engine import Engine, OutcomeHook
+from batch_refunds.exit_codes import EXIT_INTERRUPTED, EXIT_NOT_STARTED, EXIT_OK, EXIT_ROWS_NOT_DONE
 from batch_refunds.intake import load_requests
 from batch_refunds.intake.load import LoadResult
 from batch_refunds.journal import Journal
 from batch_refunds.models import RequestCounts, RowError, RowOutcome, RunSummary, Status, Yen
 from batch_refunds.planning import Action, Plan
 from batch_refunds.report import ReportPaths, RunReport, write_report
-
-EXIT_OK = 0
-EXIT_ROWS_NOT_DONE = 1
-EXIT_NOT_STARTED = 2
-EXIT_INTERRUPTED = 130
 
 _DONE = {Status.REFUNDED, Status.ALREADY_REFUNDED, Status.PLANNED}
 

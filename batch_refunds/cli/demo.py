@@ -10,12 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from batch_refunds.cli.common import error, positive_float
-from batch_refunds.cli.plan_run import run_in_terminal
-from batch_refunds.cli.render import print_summary
-from batch_refunds.journal import Journal, JournalLock
-from batch_refunds.runner import EXIT_NOT_STARTED, EXIT_OK, RunOptions
-from batch_refunds.sandbox import SandboxConfig, run_sandbox
-from batch_refunds.smartpay import ClientConfig
+from batch_refunds.exit_codes import EXIT_NOT_STARTED, EXIT_OK
 
 DEMO_KEY = "sk_test_DemoOnlyNotASecret"  # the sandbox accepts any well-formed test key
 DEFAULT_SAMPLES = (
@@ -52,6 +47,13 @@ def _main(args: argparse.Namespace) -> int:
 
 
 async def _demo(inputs: list[Path], seed: dict[str, object], out: Path, rate: float) -> int:
+    from batch_refunds.cli.plan_run import run_in_terminal
+    from batch_refunds.cli.render import print_summary
+    from batch_refunds.journal import Journal, JournalLock
+    from batch_refunds.runner import RunOptions
+    from batch_refunds.sandbox import SandboxConfig, run_sandbox
+    from batch_refunds.smartpay import ClientConfig
+
     journal_path = out / "journal.sqlite3"
     worst = EXIT_OK
     async with run_sandbox(SandboxConfig(seed_data=seed)) as server:

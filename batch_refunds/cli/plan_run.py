@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from batch_refunds.cli.common import (
     add_api_options,
@@ -19,20 +20,17 @@ from batch_refunds.cli.common import (
     yen,
     yen_amount,
 )
-from batch_refunds.cli.render import ProgressPrinter, print_summary
 from batch_refunds.errors import ConfigError, InputFileError
-from batch_refunds.journal import Journal, JournalLock
-from batch_refunds.progress import Progress
-from batch_refunds.runner import (
-    EXIT_NOT_STARTED,
-    PlanTotals,
-    RunHooks,
-    RunOptions,
-    RunResult,
-    run_batch,
-)
-from batch_refunds.smartpay import SmartpayClient
-from batch_refunds.smartpay.config import ClientConfig
+from batch_refunds.exit_codes import EXIT_NOT_STARTED
+
+if TYPE_CHECKING:
+    from batch_refunds.cli.render import ProgressPrinter
+    from batch_refunds.journal import Journal
+    from batch_refunds.runner import PlanTotals, RunOptions, RunResult
+    from batch_refunds.smartpay.config import ClientConfig
+
+# The commands' heavy imports (aiohttp, openpyxl, the engine) happen when a command runs, so
+# `--help` and the other commands start quickly.
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,6 +79,10 @@ def _add_options(parser: argparse.ArgumentParser, *, run: bool) -> None:
 
 
 def _main(args: argparse.Namespace, *, mode: str) -> int:
+    from batch_refunds.cli.render import print_summary
+    from batch_refunds.journal import Journal, JournalLock
+    from batch_refunds.runner import RunOptions
+
     try:
         config = client_config(args)
     except ConfigError as exc:
@@ -123,6 +125,11 @@ async def run_in_terminal(
 ) -> RunResult:
     """Run with a progress display on stderr, Ctrl-C/SIGTERM as a graceful stop, and (when
     ``ask``) a confirmation prompt before anything is sent."""
+    from batch_refunds.cli.render import ProgressPrinter
+    from batch_refunds.progress import Progress
+    from batch_refunds.runner import RunHooks, run_batch
+    from batch_refunds.smartpay import SmartpayClient
+
     progress = Progress(started_at=time.monotonic())
     printer = ProgressPrinter(progress, sys.stderr)
     stop = asyncio.Event()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from batch_refunds.cli.common import yen
 from batch_refunds.models import Status
 from batch_refunds.progress import Progress, Snapshot
-from batch_refunds.runner import RunResult
+
+if TYPE_CHECKING:
+    from batch_refunds.runner import RunResult
 
 TTY_REFRESH_S = 0.25
 LOG_EVERY_S = 5.0

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from batch_refunds.sandbox import SandboxConfig, SeedError, SystemClock, run_sandbox
+from batch_refunds.sandbox import SandboxConfig, SeedError, SystemClock
 from batch_refunds.sandbox.faults import Knobs
 from batch_refunds.sandbox.generate import generate, write_returns_csv
 from batch_refunds.sandbox.render import PAYMENT_REFUNDS_MODES
@@ -193,6 +193,8 @@ async def _serve(config: SandboxConfig, host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    from batch_refunds.sandbox import run_sandbox  # aiohttp loads only when serving
+
     async with run_sandbox(config, host=host, port=port) as server:
         print(f"Smartpay sandbox listening on {server.base_url}", flush=True)
         await stop.wait()

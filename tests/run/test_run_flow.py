@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import json
 
+from batch_refunds.exit_codes import EXIT_OK, EXIT_ROWS_NOT_DONE
 from batch_refunds.models import Status
-from batch_refunds.runner import EXIT_OK, EXIT_ROWS_NOT_DONE, PlanTotals, RunHooks
+from batch_refunds.runner import PlanTotals, RunHooks
 from tests.run.conftest import KEY, Harness, statuses
 
 

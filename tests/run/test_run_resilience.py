@@ -8,9 +8,10 @@ import pytest
 
 from batch_refunds import identity as ids
 from batch_refunds.errors import SmartpayError
+from batch_refunds.exit_codes import EXIT_INTERRUPTED, EXIT_NOT_STARTED
 from batch_refunds.journal import PENDING, Intent, Journal
 from batch_refunds.models import CreateRefund, Refund, RefundRequest, RowOutcome, Status
-from batch_refunds.runner import EXIT_INTERRUPTED, EXIT_NOT_STARTED, PlanTotals, RunHooks
+from batch_refunds.runner import PlanTotals, RunHooks
 from batch_refunds.smartpay import SmartpayClient
 from tests.run.conftest import Harness, statuses
 
