@@ -50,6 +50,10 @@ from batch_refunds.planning import (
 
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 20
+# Outcomes of rows that sent nothing are only report lines (no money moved, nothing to
+# recover), so they are written in batches: a re-run of 50,000 finished rows is one commit
+# per batch, not 50,000.
+OUTCOME_BATCH = 500
 
 
 OutcomeHook = Callable[[RowOutcome], None]
@@ -71,6 +75,7 @@ class Engine:
     _payment_locks: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
     _stopper: Stopper = field(init=False)
     _planner: Planner = field(init=False)
+    _unsent: list[RowOutcome] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -110,7 +115,10 @@ class Engine:
             for p in group:
                 outcomes[p.request.row] = await self._execute_row(p)
 
-        await self._for_each_group(groups(plan.rows), run_group)
+        try:
+            await self._for_each_group(groups(plan.rows), run_group)
+        finally:
+            self._flush_unsent()
         return [outcomes[p.request.row] for p in plan.rows]
 
     async def plan_and_execute(self, requests: Sequence[RefundRequest]) -> list[RowOutcome]:
@@ -124,14 +132,17 @@ class Engine:
             for p in group:
                 outcomes[p.request.row] = await self._execute_row(p)
 
-        await self._for_each_group(groups(plans), run_group)
+        try:
+            await self._for_each_group(groups(plans), run_group)
+        finally:
+            self._flush_unsent()
         return [outcomes[p.request.row] for p in plans]
 
     async def _execute_row(self, p: RowPlan) -> RowOutcome:
         outcome = await self._send_row(p) if p.action in (Action.SEND, Action.RESUME) else None
         if outcome is None:
             outcome = self.planned_outcome(p)
-            self.journal.record_outcome(self.run_id, outcome)
+            self._record_unsent(outcome)
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         return outcome
@@ -141,7 +152,7 @@ class Engine:
         leaves intents pending, which the next run looks up before sending)."""
         if (reason := self._stopper.reason()) is not None:
             outcome = self._outcome(p, Status.FAILED, p.already_amount, p.already_ids, 0, *reason)
-            self.journal.record_outcome(self.run_id, outcome)
+            self._record_unsent(outcome)
             return outcome
         if p.action is Action.SEND:
             self.journal.record_intents(
@@ -208,7 +219,18 @@ class Engine:
                     refunded_amount=refunded, refund_ids=refund_ids,
                 )  # fmt: skip
             self.journal.record_outcome(self.run_id, outcome)
+            self._flush_unsent()  # rides on this commit
         return outcome
+
+    def _record_unsent(self, outcome: RowOutcome) -> None:
+        self._unsent.append(outcome)
+        if len(self._unsent) >= OUTCOME_BATCH:
+            self._flush_unsent()
+
+    def _flush_unsent(self) -> None:
+        if self._unsent:
+            self.journal.record_outcomes(self.run_id, self._unsent)
+            self._unsent.clear()
 
     def _body(self, p: RowPlan, part: Part) -> CreateRefund:
         request = p.request

@@ -398,8 +398,10 @@ class Journal:
             )  # fmt: skip
 
     def record_outcomes(self, run_id: str, outcomes: Iterable[RowOutcome]) -> None:
-        for outcome in outcomes:
-            self.record_outcome(run_id, outcome)
+        """Many outcomes in one commit."""
+        with self._tx():
+            for outcome in outcomes:
+                self.record_outcome(run_id, outcome)
 
     def outcomes(self, run_id: str) -> list[RowOutcome]:
         rows = self._db.execute(

@@ -137,11 +137,12 @@ async def run_batch(
     started, started_mono = now(), monotonic()
     run_id = new_run_id(started)
     invalid = invalid_outcomes(loaded.errors)
+    digest = _sha256(options.input_path)
     journal.start_run(
         run_id,
         mode=options.mode,
         input_path=str(options.input_path),
-        input_sha256=_sha256(options.input_path),
+        input_sha256=digest,
         rows=len(loaded.requests) + len(invalid),
         started_at=_iso(started),
     )
@@ -188,7 +189,7 @@ async def run_batch(
     interrupted = engine.stop.is_set()
     all_outcomes = journal.outcomes(run_id)
     summary = _summary(
-        options, run_id, loaded, all_outcomes, hooks.request_counts(),
+        options, run_id, digest, all_outcomes, hooks.request_counts(),
         started=started, finished=finished, duration_s=monotonic() - started_mono,
         exit_code=_exit_code(all_outcomes, guard=guard, interrupted=interrupted),
     )  # fmt: skip
@@ -249,7 +250,7 @@ def _exit_code(outcomes: list[RowOutcome], *, guard: str | None, interrupted: bo
 def _summary(
     options: RunOptions,
     run_id: str,
-    loaded: LoadResult,
+    input_sha256: str,
     outcomes: list[RowOutcome],
     requests: RequestCounts,
     *,
@@ -274,7 +275,7 @@ def _summary(
         run_id=run_id,
         mode=options.mode,
         input_path=str(options.input_path),
-        input_sha256=_sha256(options.input_path),
+        input_sha256=input_sha256,
         rows=len(outcomes),
         counts=tuple(counts.items()),
         requested_total=requested,
