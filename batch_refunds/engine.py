@@ -86,10 +86,6 @@ class Engine:
             max_amount=self.max_amount,
         )  # fmt: skip
 
-    @property
-    def stopped_early(self) -> bool:
-        return self._stopper.tripped
-
     # --- plan -----------------------------------------------------------------------------
 
     async def plan(self, requests: Sequence[RefundRequest]) -> Plan:

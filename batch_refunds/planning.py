@@ -223,7 +223,10 @@ class Planner:
                     f"asks for {allocation.requested} yen but only {allocation.available} remain",
                 )
             return
-        if self.max_amount is not None and p.already_amount + _sum(allocation) > self.max_amount:
+        if (
+            self.max_amount is not None
+            and p.already_amount + sum(a.amount for a in allocation) > self.max_amount
+        ):
             reject(p, "guard.max-amount", f"would refund more than --max-amount {self.max_amount}")
             return
         p.action = Action.SEND
@@ -303,10 +306,6 @@ def groups(plans: Iterable[RowPlan]) -> list[list[RowPlan]]:
     for p in plans:
         groups.setdefault(_group_key(p.request), []).append(p)
     return list(groups.values())
-
-
-def _sum(parts: Iterable[Part]) -> Yen:
-    return sum(part.amount for part in parts)
 
 
 def reject(p: RowPlan, code: str, message: str) -> None:

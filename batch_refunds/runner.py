@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from batch_refunds.api import SmartpayApi
-from batch_refunds.engine import Engine, OutcomeHook
+from batch_refunds.engine import DEFAULT_CONCURRENCY, Engine, OutcomeHook
 from batch_refunds.exit_codes import EXIT_INTERRUPTED, EXIT_NOT_STARTED, EXIT_OK, EXIT_ROWS_NOT_DONE
 from batch_refunds.intake import load_requests
 from batch_refunds.intake.load import LoadResult
@@ -43,7 +43,7 @@ class RunOptions:
     strict: bool = False
     max_amount: Yen | None = None
     max_total: Yen | None = None
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,6 @@ class RunHooks:
     """How the caller follows and steers a run. All optional."""
 
     confirm: Callable[[PlanTotals], Awaitable[bool]] | None = None
-    on_loaded: Callable[[LoadResult], None] | None = None
     on_phase: Callable[[str, int], None] | None = None  # "planning"/"refunding", rows in it
     on_planned: Callable[[PlanTotals], None] | None = None
     on_row_planned: OutcomeHook | None = None
@@ -132,8 +131,6 @@ async def run_batch(
         encoding=options.encoding,
         allow_duplicate_rows=options.allow_duplicate_rows,
     )
-    if hooks.on_loaded is not None:
-        hooks.on_loaded(loaded)
     started, started_mono = now(), monotonic()
     run_id = new_run_id(started)
     invalid = invalid_outcomes(loaded.errors)

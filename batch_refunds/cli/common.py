@@ -8,12 +8,16 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from batch_refunds.engine import DEFAULT_CONCURRENCY
 from batch_refunds.errors import ConfigError
-from batch_refunds.smartpay.config import ENV_API_PREFIX, ENV_SECRET_KEY, ClientConfig
+from batch_refunds.smartpay.config import (
+    DEFAULT_RATE_PER_SECOND,
+    ENV_API_PREFIX,
+    ENV_SECRET_KEY,
+    ClientConfig,
+)
 
 DEFAULT_JOURNAL = Path("reports/journal.sqlite3")
-DEFAULT_RATE = 10.0
-DEFAULT_CONCURRENCY = 8
 
 
 def positive_int(text: str) -> int:
@@ -70,9 +74,9 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rate",
         type=positive_float,
-        default=DEFAULT_RATE,
+        default=DEFAULT_RATE_PER_SECOND,
         metavar="N",
-        help=f"requests per second, paced evenly (default {DEFAULT_RATE:g})",
+        help=f"requests per second, paced evenly (default {DEFAULT_RATE_PER_SECOND:g})",
     )
     parser.add_argument(
         "--concurrency",
@@ -113,10 +117,6 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
         rate_per_second=args.rate,
         max_in_flight=args.concurrency,
     )
-
-
-def yen(amount: int) -> str:
-    return f"¥{amount:,}"
 
 
 def error(message: str, stream: TextIO | None = None) -> None:

@@ -17,11 +17,11 @@ from batch_refunds.cli.common import (
     add_input_options,
     client_config,
     error,
-    yen,
     yen_amount,
 )
 from batch_refunds.errors import ConfigError, InputFileError
 from batch_refunds.exit_codes import EXIT_NOT_STARTED
+from batch_refunds.money import format_yen
 
 if TYPE_CHECKING:
     from batch_refunds.cli.render import ProgressPrinter
@@ -175,7 +175,7 @@ def _stopper(stop: asyncio.Event, printer: ProgressPrinter) -> Callable[[], None
 
 def _ask(totals: PlanTotals) -> bool:
     print(
-        f"\nAbout to refund {yen(totals.total_to_send)} over {totals.rows_to_send} row(s)"
+        f"\nAbout to refund {format_yen(totals.total_to_send)} over {totals.rows_to_send} row(s)"
         f" ({totals.already_refunded_rows} already refunded, {totals.rejected_rows} rejected,"
         f" {totals.invalid_rows} invalid).",
         file=sys.stderr,

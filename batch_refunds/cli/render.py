@@ -7,8 +7,8 @@ import contextlib
 import time
 from typing import TYPE_CHECKING, TextIO
 
-from batch_refunds.cli.common import yen
 from batch_refunds.models import Status
+from batch_refunds.money import format_yen
 from batch_refunds.progress import Progress, Snapshot
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def progress_line(s: Snapshot, *, bar: bool) -> str:
         done = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}"
     eta = f"ETA {_duration(s.eta_s)}" if s.eta_s is not None and s.rows_done else "ETA –"
     return (
-        f"{s.phase}: {done} · {yen(s.refunded_yen)} refunded · {s.rows_per_s:.1f} rows/s · "
+        f"{s.phase}: {done} · {format_yen(s.refunded_yen)} refunded · {s.rows_per_s:.1f} rows/s · "
         f"{eta} · {s.requests} requests, {s.retried} retried, {s.rate_limited}×429"
     )
 
@@ -97,8 +97,8 @@ def print_summary(result: RunResult, out: TextIO) -> None:
     for status in Status:
         if counts.get(status, 0):
             print(f"  {status.value:<{width}}  {counts[status]:>6}", file=out)
-    print(f"  {'requested':<{width}}  {yen(summary.requested_total):>12}", file=out)
-    print(f"  {'refunded':<{width}}  {yen(summary.refunded_total):>12}", file=out)
+    print(f"  {'requested':<{width}}  {format_yen(summary.requested_total):>12}", file=out)
+    print(f"  {'refunded':<{width}}  {format_yen(summary.refunded_total):>12}", file=out)
     r = summary.requests
     print(
         f"  {summary.duration_s:.1f} s, {r.total} requests ({r.retried} retried, "
