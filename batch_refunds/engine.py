@@ -246,9 +246,10 @@ class Engine:
 
     # --- shared -------------------------------------------------------------------------
 
-    def unsent_outcomes(self, requests: Sequence[RefundRequest], guard: str) -> list[RowOutcome]:
+    def unsent_outcomes(
+        self, requests: Sequence[RefundRequest], code: str, message: str
+    ) -> list[RowOutcome]:
         """``failed`` outcomes for rows a guardrail kept from even being planned."""
-        code, _, message = guard.partition(": ")
         plans = self._planner.row_plans(requests)
         for p in plans:
             fail(p, code, message)

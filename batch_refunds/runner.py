@@ -59,12 +59,20 @@ class PlanTotals:
 
 
 @dataclass(frozen=True, slots=True)
+class Guard:
+    """Why a guardrail sent nothing: ``code`` goes in the report, ``message`` to a person."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class RunResult:
     summary: RunSummary
     report: ReportPaths
     outcomes: tuple[RowOutcome, ...]
     loaded: LoadResult
-    guard: str | None = None  # why nothing was sent, when a guardrail stopped the run
+    guard: Guard | None = None  # why nothing was sent, when a guardrail stopped the run
     interrupted: bool = False
 
 
@@ -158,7 +166,7 @@ async def run_batch(
     requests = loaded.requests
     guard = _strict_guard(options, len(invalid))
     if guard is not None:
-        journal.record_outcomes(run_id, engine.unsent_outcomes(requests, guard))
+        journal.record_outcomes(run_id, engine.unsent_outcomes(requests, guard.code, guard.message))
     elif options.mode == "run" and hooks.confirm is None and options.max_total is None:
         # Nothing needs the whole plan first: plan each order and refund it straight away.
         _phase(hooks, "refunding", len(requests))
@@ -174,7 +182,7 @@ async def run_batch(
         else:
             guard = _max_total_guard(options, totals)
             if guard is None and not await _confirmed(hooks, totals, engine.stop):
-                guard = "run.not-confirmed: nothing was sent, as asked"
+                guard = Guard("run.not-confirmed", "nothing was sent, as asked")
             if guard is None:
                 _phase(hooks, "refunding", len(plan.rows))
                 await engine.execute(plan)
@@ -211,30 +219,32 @@ def _phase(hooks: RunHooks, name: str, rows: int) -> None:
         hooks.on_phase(name, rows)
 
 
-def _strict_guard(options: RunOptions, invalid_rows: int) -> str | None:
+def _strict_guard(options: RunOptions, invalid_rows: int) -> Guard | None:
     if options.mode == "run" and options.strict and invalid_rows:
-        return f"guard.strict: {invalid_rows} invalid row(s) and --strict: nothing was sent"
-    return None
-
-
-def _max_total_guard(options: RunOptions, totals: PlanTotals) -> str | None:
-    if options.max_total is not None and totals.total_to_send > options.max_total:
-        return (
-            f"guard.max-total: the plan refunds {totals.total_to_send} yen, above --max-total "
-            f"{options.max_total}: nothing was sent"
+        return Guard(
+            "guard.strict", f"{invalid_rows} invalid row(s) and --strict: nothing was sent"
         )
     return None
 
 
-def _held_back(outcome: RowOutcome, guard: str) -> RowOutcome:
+def _max_total_guard(options: RunOptions, totals: PlanTotals) -> Guard | None:
+    if options.max_total is not None and totals.total_to_send > options.max_total:
+        return Guard(
+            "guard.max-total",
+            f"the plan refunds {totals.total_to_send} yen, above --max-total "
+            f"{options.max_total}: nothing was sent",
+        )
+    return None
+
+
+def _held_back(outcome: RowOutcome, guard: Guard) -> RowOutcome:
     """A row a guardrail kept from being sent: ``failed``, safe to run again."""
     if outcome.status is not Status.PLANNED:
         return outcome
-    code, _, message = guard.partition(": ")
-    return replace(outcome, status=Status.FAILED, error_code=code, message=message)
+    return replace(outcome, status=Status.FAILED, error_code=guard.code, message=guard.message)
 
 
-def _exit_code(outcomes: list[RowOutcome], *, guard: str | None, interrupted: bool) -> int:
+def _exit_code(outcomes: list[RowOutcome], *, guard: Guard | None, interrupted: bool) -> int:
     if interrupted:
         return EXIT_INTERRUPTED
     if guard is not None:

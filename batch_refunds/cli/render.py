@@ -106,7 +106,7 @@ def print_summary(result: RunResult, out: TextIO) -> None:
         file=out,
     )
     if result.guard:
-        print(f"  Nothing was sent: {result.guard.partition(': ')[2]}", file=out)
+        print(f"  Nothing was sent: {result.guard.message}", file=out)
     if result.interrupted:
         print("  Interrupted: unfinished rows are 'failed' and a re-run finishes them.", file=out)
     print(f"Report: {result.report.directory}/", file=out)
