@@ -36,7 +36,6 @@ class Snapshot:
 class Progress:
     """Running totals; ``now`` readings are monotonic seconds supplied by the caller."""
 
-    started_at: float
     phase: str = "loading"
     rows_total: int = 0
     rows_done: int = 0

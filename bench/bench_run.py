@@ -61,7 +61,7 @@ async def _ours(server: SandboxServer, tmp: Path) -> tuple[float, float, int]:
         writer = csv.writer(handle)
         writer.writerow(["order_id", "amount"])
         writer.writerows([oid, 100] for oid in _orders(server, ROWS))
-    progress = Progress(started_at=time.monotonic())
+    progress = Progress()
     config = ClientConfig(
         secret_key=KEY, base_url=server.base_url, rate_per_second=SANDBOX_RATE, max_in_flight=8
     )

@@ -130,7 +130,7 @@ async def run_in_terminal(
     from batch_refunds.runner import RunHooks, run_batch
     from batch_refunds.smartpay import SmartpayClient
 
-    progress = Progress(started_at=time.monotonic())
+    progress = Progress()
     printer = ProgressPrinter(progress, sys.stderr)
     stop = asyncio.Event()
 

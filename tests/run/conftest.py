@@ -63,7 +63,7 @@ class Harness:
             secret_key=KEY, base_url=self.server.base_url, rate_per_second=1000.0,
             max_in_flight=8, max_attempts=options.pop("max_attempts", 5),
         )  # fmt: skip
-        progress = Progress(started_at=self.time.clock())
+        progress = Progress()
         hooks = options.pop("hooks", None) or RunHooks()
         stop = options.pop("stop", None)
         wrap = options.pop("wrap_api", None)
