@@ -38,6 +38,7 @@ from batch_refunds.models import (
     Status,
     Yen,
 )
+from batch_refunds.money import format_yen
 from batch_refunds.planning import (
     Action,
     Plan,
@@ -147,7 +148,7 @@ class Engine:
         """Send a row's parts and settle the journal in one commit (a lost settlement only
         leaves intents pending, which the next run looks up before sending)."""
         if (reason := self._stopper.reason()) is not None:
-            outcome = self._outcome(p, Status.FAILED, p.already_amount, p.already_ids, 0, *reason)
+            outcome = self._outcome(p, Status.FAILED, 0, p.already_ids, 0, *reason)
             self._record_unsent(outcome)
             return outcome
         if p.action is Action.SEND:
@@ -195,7 +196,7 @@ class Engine:
             attempts += max(tries[0], 1)
             if failure is not None:
                 break
-        refunded = p.already_amount + sum(r.amount for _, r in succeeded)
+        refunded = sum(r.amount for _, r in succeeded)
         refund_ids = [*p.already_ids, *(r.id for _, r in succeeded)]
         if failure is None:
             outcome = self._outcome(p, Status.REFUNDED, refunded, refund_ids, attempts, None, None)
@@ -212,7 +213,7 @@ class Engine:
             if failure is None:
                 self.journal.complete(
                     p.identity, run_id=self.run_id, row=p.request.row,
-                    refunded_amount=refunded, refund_ids=refund_ids,
+                    refunded_amount=p.already_amount + refunded, refund_ids=refund_ids,
                 )  # fmt: skip
             self.journal.record_outcome(self.run_id, outcome)
             self._flush_unsent()  # rides on this commit
@@ -246,6 +247,10 @@ class Engine:
 
     # --- shared -------------------------------------------------------------------------
 
+    def stop_reason(self) -> str | None:
+        """Why this run stopped before trying every row, or ``None``."""
+        return self._stopper.summary()
+
     def unsent_outcomes(
         self, requests: Sequence[RefundRequest], code: str, message: str
     ) -> list[RowOutcome]:
@@ -258,17 +263,20 @@ class Engine:
     def planned_outcome(self, p: RowPlan) -> RowOutcome:
         """The outcome of a row that execution does not touch (or that plan alone shows)."""
         if p.action in (Action.SEND, Action.RESUME):
-            split = " + ".join(f"{part.amount} from {part.payment_id}" for part in p.parts)
+            split = " + ".join(
+                f"{format_yen(part.amount)} from {part.payment_id}" for part in p.parts
+            )
             return self._outcome(
-                p, Status.PLANNED, p.already_amount, p.already_ids, 0, None,
+                p, Status.PLANNED, 0, p.already_ids, 0, None,
                 p.message or f"would refund {split}",
             )  # fmt: skip
         status = {
             Action.DONE: Status.ALREADY_REFUNDED,
             Action.REJECT: Status.REJECTED,
+            Action.HOLD: Status.HELD,
             Action.FAIL: Status.FAILED,
         }[p.action]
-        return self._outcome(p, status, p.already_amount, p.already_ids, 0, p.error_code, p.message)
+        return self._outcome(p, status, 0, p.already_ids, 0, p.error_code, p.message)
 
     def _outcome(
         self,
@@ -280,6 +288,8 @@ class Engine:
         code: str | None,
         message: str | None,
     ) -> RowOutcome:
+        """``refunded``: what this run's own requests created for the row; what existed
+        before (``p.already_amount``) is reported apart from it."""
         request = p.request
         payment_ids = p.payment_ids or tuple(part.payment_id for part in p.parts)
         if not payment_ids and request.payment_id:
@@ -298,6 +308,7 @@ class Engine:
             message=message,
             reference=p.reference,
             attempts=attempts,
+            already_refunded=p.already_amount,
         )
 
     async def _for_each_group(

@@ -11,6 +11,11 @@ An intent left ``pending`` means "sent, answer unknown": the next run must look 
 refund on Smartpay before it sends again (with the same key). WAL mode with
 ``synchronous=FULL`` makes each commit durable before the POST that follows it.
 
+A refund is *credited* to the run whose own request got Smartpay's answer creating it; one
+found by looking up an unanswered request is credited to the run that sent that request
+(a ``plan``, which only looks, is never credited). A run's Refunds sheet and its
+"refunded" total are exactly the refunds credited to it.
+
 One run at a time per journal: ``JournalLock`` takes an OS file lock beside the database,
 which the OS drops by itself if the process dies, so a ``kill -9`` never leaves it stuck.
 sqlite3 lives here only.
@@ -29,9 +34,18 @@ from pathlib import Path
 from typing import IO
 
 from batch_refunds.errors import ConfigError
-from batch_refunds.models import RefundRecord, RowOutcome, RunSummary, Status, Yen
+from batch_refunds.identity import MARKER_KEY
+from batch_refunds.models import (
+    CURRENCY,
+    Refund,
+    RefundRecord,
+    RowOutcome,
+    RunSummary,
+    Status,
+    Yen,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 PENDING = "pending"  # committed before sending; Smartpay's answer unknown
 SUCCEEDED = "succeeded"  # a refund exists for it
@@ -66,6 +80,7 @@ CREATE TABLE IF NOT EXISTS intents (
     refund_created_at INTEGER,
     resolved_run_id TEXT,
     resolved_row INTEGER,
+    credited_run_id TEXT,
     error_code TEXT,
     message TEXT,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
@@ -95,9 +110,21 @@ CREATE TABLE IF NOT EXISTS outcomes (
     message TEXT,
     reference TEXT,
     attempts INTEGER NOT NULL,
+    already_refunded INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, row)
 );
+CREATE INDEX IF NOT EXISTS intents_by_credit ON intents (credited_run_id);
 """
+
+# Each step takes a journal from version N to N + 1, in one transaction.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE intents ADD COLUMN credited_run_id TEXT",
+        # Version 1 credited a refund to the run that resolved it; keep what it said.
+        "UPDATE intents SET credited_run_id = resolved_run_id WHERE state = 'succeeded'",
+        "ALTER TABLE outcomes ADD COLUMN already_refunded INTEGER NOT NULL DEFAULT 0",
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +172,8 @@ class RunRecord:
     exit_code: int | None
     counts: dict[str, int]
     report_dir: str | None
+    requested: Yen | None = None  # None: not finished, or recorded before totals were kept
+    refunded: Yen | None = None
 
 
 class JournalLock:
@@ -205,15 +234,30 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        self._open_schema()
+
+    def _open_schema(self) -> None:
+        found = None
+        if self._db.execute("SELECT name FROM sqlite_master WHERE name='meta'").fetchone():
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            found = int(row[0]) if row else None
+        if found is not None and found > SCHEMA_VERSION:
+            raise ConfigError(
+                f"journal {self.path} has schema {found}, newer than this version of "
+                f"batch-refunds understands ({SCHEMA_VERSION}); upgrade batch-refunds"
+            )
         with self._tx() as db:
+            if found is not None:
+                for version in range(found, SCHEMA_VERSION):
+                    for statement in _MIGRATIONS[version]:
+                        db.execute(statement)
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
             db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
-        version = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if int(version[0]) != SCHEMA_VERSION:
-            raise ConfigError(f"journal {path} has schema {version[0]}, expected {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()
@@ -265,6 +309,7 @@ class Journal:
 
     def finish_run(self, summary: RunSummary, report_dir: str | None) -> None:
         counts = {status.value: n for status, n in summary.counts}
+        totals = {"requested": summary.requested_total, "refunded": summary.refunded_total}
         with self._tx() as db:
             db.execute(
                 "UPDATE runs SET finished_at=?, exit_code=?, summary_json=?, report_dir=?"
@@ -272,7 +317,7 @@ class Journal:
                 (
                     summary.finished_at,
                     summary.exit_code,
-                    json.dumps(counts),
+                    json.dumps({"counts": counts, "totals": totals}),
                     report_dir,
                     summary.run_id,
                 ),
@@ -286,8 +331,20 @@ class Journal:
         ).fetchall()
         records = []
         for r in rows:
-            counts = json.loads(r[7]) if r[7] else self._live_counts(r[0])
-            records.append(RunRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], counts, r[8]))
+            saved = json.loads(r[7]) if r[7] else None
+            totals: dict[str, int] = {}
+            if saved is None:
+                counts = self._live_counts(r[0])
+            elif "counts" in saved:
+                counts, totals = saved["counts"], saved["totals"]
+            else:  # recorded by schema 1: the counts alone
+                counts = saved
+            records.append(
+                RunRecord(
+                    r[0], r[1], r[2], r[3], r[4], r[5], r[6], counts, r[8],
+                    totals.get("requested"), totals.get("refunded"),
+                )
+            )  # fmt: skip
         return records
 
     def _live_counts(self, run_id: str) -> dict[str, int]:
@@ -307,16 +364,24 @@ class Journal:
         ).fetchall()
         return [Intent(*r) for r in rows]
 
-    def refunds_on_payment(self, payment_id: str) -> dict[str, Yen]:
-        """Refund id → amount of what this journal knows was refunded from a payment.
+    def refunds_on_payment(self, payment_id: str) -> dict[str, Refund]:
+        """The refunds this journal knows were made from a payment, by refund id, as Smartpay
+        would show them (reference, and the marker naming the row identity).
 
         Used when Smartpay does not list a payment's refunds.
         """
         rows = self._db.execute(
-            "SELECT refund_id, amount FROM intents WHERE payment_id=? AND state=?",
+            "SELECT refund_id, amount, reference, identity, refund_created_at FROM intents"
+            " WHERE payment_id=? AND state=?",
             (payment_id, SUCCEEDED),
         ).fetchall()
-        return {refund_id: amount for refund_id, amount in rows}
+        return {
+            refund_id: Refund(
+                refund_id, payment_id, amount, CURRENCY, "succeeded", created_at or 0,
+                reference=reference, metadata=((MARKER_KEY, identity),),
+            )
+            for refund_id, amount, reference, identity, created_at in rows
+        }  # fmt: skip
 
     def record_intents(self, intents: Iterable[Intent]) -> None:
         """Commit a row's parts before anything is sent for them. Existing keys are kept."""
@@ -334,14 +399,24 @@ class Journal:
             )  # fmt: skip
 
     def mark_succeeded(
-        self, key: str, *, refund_id: str, created_at: int, run_id: str, row: int
+        self,
+        key: str,
+        *,
+        refund_id: str,
+        created_at: int,
+        run_id: str,
+        row: int,
+        credited_run_id: str | None = None,
     ) -> None:
-        """Record the refund that answers an intent; ``run_id``/``row`` are the current run's."""
+        """Record the refund that answers an intent; ``run_id``/``row`` are the current run's.
+
+        ``credited_run_id``: the run that made the refund, when it is not ``run_id`` (a lookup
+        found what an earlier run's request created)."""
         with self._tx() as db:
             db.execute(
                 "UPDATE intents SET state=?, refund_id=?, refund_created_at=?, resolved_run_id=?,"
-                " resolved_row=?, error_code=NULL, message=NULL WHERE key=?",
-                (SUCCEEDED, refund_id, created_at, run_id, row, key),
+                " resolved_row=?, credited_run_id=?, error_code=NULL, message=NULL WHERE key=?",
+                (SUCCEEDED, refund_id, created_at, run_id, row, credited_run_id or run_id, key),
             )
 
     def mark_refused(self, key: str, *, error_code: str, message: str, run_id: str) -> None:
@@ -387,13 +462,14 @@ class Journal:
             db.execute(
                 "INSERT OR REPLACE INTO outcomes (run_id, row, status, order_id, payment_ids,"
                 " currency, requested_amount, refundable_before, refunded_amount, refund_ids,"
-                " error_code, message, reference, attempts)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " error_code, message, reference, attempts, already_refunded)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id, outcome.row, outcome.status.value, outcome.order_id,
                     _ids(outcome.payment_ids), outcome.currency, outcome.requested_amount,
                     outcome.refundable_before, outcome.refunded_amount, _ids(outcome.refund_ids),
                     outcome.error_code, outcome.message, outcome.reference, outcome.attempts,
+                    outcome.already_refunded,
                 ),
             )  # fmt: skip
 
@@ -407,7 +483,7 @@ class Journal:
         rows = self._db.execute(
             "SELECT row, status, order_id, payment_ids, currency, requested_amount,"
             " refundable_before, refunded_amount, refund_ids, error_code, message, reference,"
-            " attempts FROM outcomes WHERE run_id=? ORDER BY row",
+            " attempts, already_refunded FROM outcomes WHERE run_id=? ORDER BY row",
             (run_id,),
         ).fetchall()
         return [
@@ -415,16 +491,16 @@ class Journal:
                 row=r[0], status=Status(r[1]), order_id=r[2], payment_ids=_split(r[3]),
                 currency=r[4], requested_amount=r[5], refundable_before=r[6],
                 refunded_amount=r[7], refund_ids=_split(r[8]), error_code=r[9], message=r[10],
-                reference=r[11], attempts=r[12],
+                reference=r[11], attempts=r[12], already_refunded=r[13],
             )
             for r in rows
         ]  # fmt: skip
 
-    def refunds_resolved_in(self, run_id: str) -> list[RefundRecord]:
-        """Refunds this run created or confirmed, for the report's Refunds sheet."""
+    def refunds_credited_to(self, run_id: str) -> list[RefundRecord]:
+        """The refunds this run made, for the report's Refunds sheet and its refunded total."""
         rows = self._db.execute(
             "SELECT refund_id, resolved_row, order_id, payment_id, amount, reference,"
-            " refund_created_at FROM intents WHERE resolved_run_id=? AND state=?"
+            " refund_created_at FROM intents WHERE credited_run_id=? AND state=?"
             " ORDER BY resolved_row, rowid",
             (run_id, SUCCEEDED),
         ).fetchall()

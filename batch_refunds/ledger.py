@@ -6,12 +6,21 @@ the refunds we can see. Those come from Smartpay itself when it lists a payment'
 journal knows plus the payment's status — and then Smartpay's 403 ``amount.insufficient`` is
 the last guard against a refund made elsewhere.
 
+**A reference names refunds.** The refunds under one reference on one order together stand
+for what the file asks for that reference. A refund belongs to a row when it carries the
+row's marker (``batch_refunds_row`` = the row's identity). Refunds under the reference that
+no row of the current file made — made in the dashboard, or for an earlier version of a row
+whose amount was since corrected — are *unclaimed*: they count towards the file's rows of
+that reference, in file order, before anything is sent (a ``ReferenceBook``). When they add
+up to more than the file asks for the reference, nothing more can make the order match the
+file (refunds are final), so those rows are held for a person.
+
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from batch_refunds.identity import MARKER_KEY
@@ -25,19 +34,21 @@ class PaymentView:
     payment: Payment
     complete: bool
     refunds: dict[str, Refund] = field(default_factory=dict)
-    journal_refunds: dict[str, Yen] = field(default_factory=dict)
+    journal_refunds: dict[str, Refund] = field(default_factory=dict)
     reserved: Yen = 0
 
     @property
     def id(self) -> str:
         return self.payment.id
 
+    def known_refunds(self) -> dict[str, Refund]:
+        """Smartpay's list when it is complete; else what it showed plus what the journal knows."""
+        if self.complete:
+            return self.refunds
+        return {**self.journal_refunds, **self.refunds}
+
     def refunded(self) -> Yen:
-        seen = {rid: r.amount for rid, r in self.refunds.items() if r.succeeded}
-        if not self.complete:
-            for rid, amount in self.journal_refunds.items():
-                seen.setdefault(rid, amount)
-        return sum(seen.values())
+        return sum(r.amount for r in self.known_refunds().values() if r.succeeded)
 
     def remaining(self) -> Yen:
         """Refundable now, less what earlier rows of this run have reserved."""
@@ -78,11 +89,12 @@ def marker_of(refund: Refund) -> str | None:
 
 
 def belongs_to_row(refund: Refund, *, identity: str, reference: str) -> bool:
-    """Whether an existing refund accounts for this row.
+    """Whether a refund may be the answer to one of this row's own requests.
 
     A refund carrying our marker belongs to exactly the row whose identity it names, even when
-    other rows share its merchant reference. A refund without the marker (made in the
-    dashboard, or by another tool) with the row's reference is taken as that row's.
+    other rows share its merchant reference. One without the marker but with the row's
+    reference may be ours too (Smartpay could drop metadata); the payment and amount of the
+    request narrow it down in ``refund_for_intent``.
     """
     if not refund.succeeded or refund.reference != reference:
         return False
@@ -90,15 +102,100 @@ def belongs_to_row(refund: Refund, *, identity: str, reference: str) -> bool:
     return marker is None or marker == identity
 
 
-def matching_refunds(
-    payments: Iterable[PaymentView], *, identity: str, reference: str
+def own_refunds(
+    payments: Iterable[PaymentView], *, identity: str, reference: str, derived: bool
 ) -> list[Refund]:
-    return [
-        refund
-        for view in payments
-        for refund in view.refunds.values()
-        if belongs_to_row(refund, identity=identity, reference=reference)
-    ]
+    """The succeeded refunds this very row made: its marker, or, for a row whose reference was
+    derived from its identity (``br-…``, unique to it), that reference without a marker."""
+    found = []
+    for view in payments:
+        for refund in view.known_refunds().values():
+            if not refund.succeeded or refund.reference != reference:
+                continue
+            marker = marker_of(refund)
+            if marker == identity or (marker is None and derived):
+                found.append(refund)
+    return found
+
+
+@dataclass(slots=True)
+class Unclaimed:
+    """A refund no row of the file made, and the yen of it not yet counted for a row."""
+
+    refund: Refund
+    left: Yen
+
+
+@dataclass(slots=True)
+class ReferenceBook:
+    """The refunds under one reference on one order, set against what the file asks for it.
+
+    ``held`` is every succeeded refund under the reference; ``unclaimed`` those that no row of
+    the file made, each with the yen not yet counted for a row. ``asked`` is the sum of the
+    file's amounts for the reference (``None`` when a row asks for everything).
+    """
+
+    reference: str
+    held: tuple[Refund, ...]
+    unclaimed: list[Unclaimed]
+    asked: Yen | None
+
+    @property
+    def held_total(self) -> Yen:
+        return sum(r.amount for r in self.held)
+
+    @property
+    def exceeds(self) -> bool:
+        """More is refunded under the reference than the file asks: nothing can fix that."""
+        return self.asked is not None and self.held_total > self.asked
+
+    def take(self, wanted: Yen | None) -> tuple[Yen, tuple[str, ...]]:
+        """Count unclaimed refunds towards a row wanting ``wanted`` yen (``None``: all of
+        them), oldest first; returns the yen counted and the ids of the refunds used."""
+        taken = 0
+        used: list[str] = []
+        for entry in self.unclaimed:
+            if entry.left <= 0:
+                continue
+            if wanted is not None and taken >= wanted:
+                break
+            share = entry.left if wanted is None else min(entry.left, wanted - taken)
+            entry.left -= share
+            taken += share
+            used.append(entry.refund.id)
+        return taken, tuple(used)
+
+
+def reference_books(
+    payments: Iterable[PaymentView],
+    rows: Iterable[tuple[str, Yen | None, bool]],
+    *,
+    file_identities: Collection[str],
+) -> dict[str, ReferenceBook]:
+    """A book for each reference of ``rows`` (reference, amount, derived) under which the
+    order holds refunds that no row of the file made; references without such refunds need
+    none. A derived reference is unique to its row, so a refund under it is that row's."""
+    asked: dict[str, Yen | None] = {}
+    derived_references = set()
+    for reference, amount, derived in rows:
+        before = asked.get(reference, 0)
+        asked[reference] = None if before is None or amount is None else before + amount
+        if derived:
+            derived_references.add(reference)
+    by_reference: dict[str, list[Refund]] = {}
+    for view in payments:
+        for refund in view.known_refunds().values():
+            if refund.succeeded and refund.reference in asked:
+                by_reference.setdefault(refund.reference, []).append(refund)
+    books: dict[str, ReferenceBook] = {}
+    for reference, held in by_reference.items():
+        held.sort(key=lambda r: (r.created_at, r.id))
+        if reference in derived_references:
+            continue
+        unclaimed = [Unclaimed(r, r.amount) for r in held if marker_of(r) not in file_identities]
+        if unclaimed:
+            books[reference] = ReferenceBook(reference, tuple(held), unclaimed, asked[reference])
+    return books
 
 
 def refund_for_intent(
@@ -116,10 +213,10 @@ def refund_for_intent(
 
 
 def view_payment(
-    payment: Payment, *, fetched: Mapping[str, Refund], journal_refunds: Mapping[str, Yen]
+    payment: Payment, *, fetched: Mapping[str, Refund], journal_refunds: Mapping[str, Refund]
 ) -> PaymentView:
     """Build a view from a payment whose ``refunds`` may be objects, ids (resolved through
-    ``fetched``) or absent."""
+    ``fetched``) or absent; ``journal_refunds`` are the refunds the journal knows on it."""
     if payment.refunds is None:
         return PaymentView(payment, complete=False, journal_refunds=dict(journal_refunds))
     view = PaymentView(payment, complete=True)

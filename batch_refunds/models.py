@@ -142,12 +142,18 @@ class Status(StrEnum):
     PLANNED = "planned"  # plan only: this is what run would send
     INVALID = "invalid"  # input error; nothing sent
     REJECTED = "rejected"  # the API or a pre-check refused for a reason a retry won't fix
+    HELD = "held"  # nothing sent: what Smartpay holds disagrees with the file; a person decides
     FAILED = "failed"  # couldn't be completed (network, 5xx, 429, stopped); re-running is safe
 
 
 @dataclass(frozen=True, slots=True)
 class RowOutcome:
-    """One line of the reconciliation report: what happened to one input data row."""
+    """One line of the reconciliation report: what happened to one input data row.
+
+    The two amounts never overlap: ``already_refunded`` is what existed for the row before
+    this run acted (earlier runs, or refunds already under its reference), ``refunded_amount``
+    what this run's own refund requests created. ``refund_ids`` lists both.
+    """
 
     row: int
     status: Status
@@ -156,12 +162,24 @@ class RowOutcome:
     currency: str = CURRENCY
     requested_amount: Yen | None = None  # None: the row asked for everything that remains
     refundable_before: Yen | None = None  # None: not known (never fetched, or the row was invalid)
-    refunded_amount: Yen = 0
+    refunded_amount: Yen = 0  # created by this run
     refund_ids: tuple[str, ...] = ()
     error_code: str | None = None
     message: str | None = None
     reference: str | None = None
     attempts: int = 0  # refund POSTs sent for this row in this run, retries included
+    already_refunded: Yen = 0  # existed for this row before this run acted
+
+    @property
+    def requested_yen(self) -> Yen:
+        """What the row asks for in yen: the amount written, or for a blank amount what was
+        already refunded for it plus what remained when it was planned. An invalid row asks
+        for nothing (its amount could not be read). The one definition of "requested"."""
+        if self.status is Status.INVALID:
+            return 0
+        if self.requested_amount is not None:
+            return self.requested_amount
+        return self.already_refunded + (self.refundable_before or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,9 +215,12 @@ class RunSummary:
     rows: int
     counts: tuple[tuple[Status, int], ...]
     requested_total: Yen
-    refunded_total: Yen
+    refunded_total: Yen  # created by this run: the sum of the Refunds sheet
     started_at: str
     finished_at: str
     duration_s: float
     requests: RequestCounts
     exit_code: int
+    already_refunded_total: Yen = 0  # existed before this run for the rows of its file
+    warnings: tuple[str, ...] = ()  # what intake noticed about the file, for a person to read
+    stop_reason: str | None = None  # why the run ended before every row was tried

@@ -5,6 +5,10 @@ group are planned one after another so each sees what the previous ones will ref
 row is matched against the journal and Smartpay: already done, a request left unanswered by a
 crash (looked up by reference on the payment, or in a newest-first scan of list-refunds), or
 new — and then its amount is allocated across the payments' remaining amounts.
+
+Refunds already under a row's reference that no row of the file made count towards it first
+(see ``ledger``: a reference names refunds): the order ends at what the file asks for the
+reference, and when it already holds more, the row is held for a person.
 """
 
 from __future__ import annotations
@@ -19,9 +23,17 @@ from batch_refunds.allocation import Part, Shortfall, allocate
 from batch_refunds.api import SmartpayApi
 from batch_refunds.errors import ApiRefused, ApiUnavailable, NotFound, SmartpayError
 from batch_refunds.journal import PENDING, REFUSED, SUCCEEDED, Intent, Journal
-from batch_refunds.ledger import OrderView, matching_refunds, refund_for_intent, view_payment
+from batch_refunds.ledger import (
+    OrderView,
+    ReferenceBook,
+    own_refunds,
+    reference_books,
+    refund_for_intent,
+    view_payment,
+)
 from batch_refunds.lookup import RefundScanner
 from batch_refunds.models import Order, Payment, Refund, RefundRequest, Yen
+from batch_refunds.money import format_yen
 
 
 class Action(Enum):
@@ -29,6 +41,7 @@ class Action(Enum):
     RESUME = "resume"  # parts already committed, answer unknown: send again with their keys
     DONE = "done"  # nothing to do: already refunded
     REJECT = "reject"  # a retry won't help
+    HOLD = "hold"  # Smartpay's records disagree with the file: a person must decide
     FAIL = "fail"  # couldn't plan now; a re-run will
 
 
@@ -97,6 +110,17 @@ class Stopper:
             )
         return None
 
+    def summary(self) -> str | None:
+        """Why the run as a whole ended early, for the person reading its summary."""
+        if self.requested.is_set():
+            return "interrupted (Ctrl-C or SIGTERM): rows not yet sent are failed; re-run to finish"
+        if self.tripped:
+            return (
+                f"stopped after {self.limit} consecutive failures: the API looks down; "
+                "rows not yet sent are failed; re-run to finish"
+            )
+        return None
+
 
 @dataclass
 class Planner:
@@ -110,6 +134,7 @@ class Planner:
 
     def __post_init__(self) -> None:
         self._scanner = RefundScanner(self.api)
+        self._identities: frozenset[str] = frozenset()
 
     def row_plans(self, requests: Sequence[RefundRequest]) -> list[RowPlan]:
         plans: list[RowPlan] = []
@@ -117,13 +142,19 @@ class Planner:
             identity = ids.row_identity(request, occurrence)
             reference = request.reference or ids.derived_reference(identity)
             plans.append(RowPlan(request, identity, reference))
+        self._identities = frozenset(p.identity for p in plans)
         return plans
 
     async def plan_group(self, group: list[RowPlan]) -> None:
         pending_rows: list[RowPlan] = []
         for p in group:
             if self.max_amount is not None and (p.request.amount or 0) > self.max_amount:
-                reject(p, "guard.max-amount", f"asks for more than --max-amount {self.max_amount}")
+                reject(
+                    p,
+                    "guard.max-amount",
+                    f"asks for {format_yen(p.request.amount or 0)}, more than --max-amount "
+                    f"{format_yen(self.max_amount)}",
+                )
                 continue
             done = self.journal.completion(p.identity)
             if done is not None:
@@ -146,14 +177,19 @@ class Planner:
                 (reject if isinstance(exc, ApiRefused) else fail)(p, exc.code, exc.message)
             return
         self.stopper.succeeded()
+        books = reference_books(
+            view.payments,
+            ((p.reference, p.request.amount, p.request.reference is None) for p in group),
+            file_identities=self._identities,
+        )
         for p in pending_rows:
             try:
-                await self._plan_row(p, view)
+                await self._plan_row(p, view, books.get(p.reference))
             except SmartpayError as exc:
                 self._note(exc)
                 (reject if isinstance(exc, ApiRefused) else fail)(p, exc.code, exc.message)
 
-    async def _plan_row(self, p: RowPlan, view: OrderView) -> None:
+    async def _plan_row(self, p: RowPlan, view: OrderView, book: ReferenceBook | None) -> None:
         request = p.request
         p.order_id = view.order_id
         candidates = view.candidates(request.payment_id)
@@ -172,9 +208,10 @@ class Planner:
         for intent in (i for i in intents if i.state == PENDING):
             found = await self._look_up(intent, view)
             if found is not None:
+                # The request that made it was sent by the run that recorded the intent.
                 self.journal.mark_succeeded(
                     intent.key, refund_id=found.id, created_at=found.created_at,
-                    run_id=self.run_id, row=request.row,
+                    run_id=self.run_id, row=request.row, credited_run_id=intent.run_id,
                 )  # fmt: skip
         intents = self.journal.intents_for(p.identity)
         succeeded = [i for i in intents if i.state == SUCCEEDED]
@@ -195,22 +232,31 @@ class Planner:
             self._complete(p)
             return
 
-        if not intents:
-            existing = matching_refunds(candidates, identity=p.identity, reference=p.reference)
-            if existing:
-                p.action = Action.DONE
-                p.already_amount = sum(r.amount for r in existing)
-                p.already_ids = tuple(r.id for r in existing)
-                p.message = f"a refund with reference {p.reference} already exists"
-                self.journal.complete(
-                    p.identity, run_id=self.run_id, row=request.row,
-                    refunded_amount=p.already_amount, refund_ids=p.already_ids,
-                )  # fmt: skip
+        # Refunds this row made that the journal does not know of (a lost journal).
+        known = set(p.already_ids)
+        for refund in own_refunds(
+            candidates, identity=p.identity, reference=p.reference,
+            derived=request.reference is None,
+        ):  # fmt: skip
+            if refund.id not in known:
+                p.already_amount += refund.amount
+                p.already_ids += (refund.id,)
+        covered: tuple[Yen, tuple[str, ...]] = (0, ())
+        if book is not None:
+            if book.exceeds:
+                _hold_exceeding(p, book)
                 return
+            wanted_now = None if request.amount is None else request.amount - p.already_amount
+            covered = book.take(None if wanted_now is None else max(wanted_now, 0))
+            p.already_amount += covered[0]
+            p.already_ids += covered[1]
 
         wanted = None if request.amount is None else request.amount - p.already_amount
         if wanted is not None and wanted <= 0:
-            self._complete(p)
+            if covered[0] and book is not None:
+                self._complete(p, _covered_message(book, *covered))
+            else:
+                self._complete(p)
             return
         allocation = allocate(wanted, [(c.id, c.remaining()) for c in candidates])
         if isinstance(allocation, Shortfall):
@@ -220,14 +266,20 @@ class Planner:
                 reject(
                     p,
                     "amount.insufficient",
-                    f"asks for {allocation.requested} yen but only {allocation.available} remain",
+                    f"asks for {format_yen(allocation.requested)} but only "
+                    f"{format_yen(allocation.available)} remain",
                 )
             return
         if (
             self.max_amount is not None
             and p.already_amount + sum(a.amount for a in allocation) > self.max_amount
         ):
-            reject(p, "guard.max-amount", f"would refund more than --max-amount {self.max_amount}")
+            reject(
+                p,
+                "guard.max-amount",
+                f"would refund {format_yen(p.already_amount + sum(a.amount for a in allocation))}"
+                f", more than --max-amount {format_yen(self.max_amount)}",
+            )
             return
         p.action = Action.SEND
         p.generation = latest + 1
@@ -237,10 +289,17 @@ class Planner:
             for part in allocation
         )
         view.reserve((part.payment_id, part.amount) for part in allocation)
+        if covered[0] and book is not None:
+            sent = sum(part.amount for part in allocation)
+            p.message = (
+                f"{_covered_message(book, *covered)}; sends the remaining {format_yen(sent)}"
+                + (f" so {book.reference} totals {format_yen(request.amount)}"
+                   if request.amount is not None else "")
+            )  # fmt: skip
 
-    def _complete(self, p: RowPlan) -> None:
+    def _complete(self, p: RowPlan, message: str = "refunded by an earlier run") -> None:
         p.action = Action.DONE
-        p.message = "refunded by an earlier run"
+        p.message = message
         self.journal.complete(
             p.identity, run_id=self.run_id, row=p.request.row,
             refunded_amount=p.already_amount, refund_ids=p.already_ids,
@@ -310,6 +369,32 @@ def groups(plans: Iterable[RowPlan]) -> list[list[RowPlan]]:
 
 def reject(p: RowPlan, code: str, message: str) -> None:
     p.action, p.error_code, p.message = Action.REJECT, code, message
+
+
+def hold(p: RowPlan, code: str, message: str) -> None:
+    p.action, p.error_code, p.message = Action.HOLD, code, message
+
+
+def _hold_exceeding(p: RowPlan, book: ReferenceBook) -> None:
+    ids_listed = ", ".join(r.id for r in book.held)
+    asked = book.asked or 0
+    hold(
+        p,
+        "hold.reference-exceeds",
+        f"Smartpay already holds {format_yen(book.held_total)} under reference {book.reference} "
+        f"on this order ({ids_listed}), more than the {format_yen(asked)} this file asks for "
+        f"it. Refunds are final, so nothing was sent. If {format_yen(book.held_total)} is "
+        "right, correct the file to match; if another refund is meant, give it a reference "
+        "of its own.",
+    )
+
+
+def _covered_message(book: ReferenceBook, covered: Yen, refund_ids: tuple[str, ...]) -> str:
+    return (
+        f"{format_yen(covered)} was already refunded under reference {book.reference} "
+        f"({', '.join(refund_ids)}) by a refund this file did not make (the dashboard, or an "
+        "earlier version of this row)"
+    )
 
 
 def fail(p: RowPlan, code: str, message: str) -> None:

@@ -66,8 +66,7 @@ class Progress:
     def on_outcome(self, outcome: RowOutcome) -> None:
         self.rows_done += 1
         self.counts[outcome.status] += 1
-        if outcome.status is Status.REFUNDED:
-            self.refunded_yen += outcome.refunded_amount
+        self.refunded_yen += outcome.refunded_amount  # what this run's requests created
 
     def request_counts(self) -> RequestCounts:
         return RequestCounts(self.requests, self.retried, self.rate_limited)

@@ -19,13 +19,22 @@ from pathlib import Path
 
 from batch_refunds.api import SmartpayApi
 from batch_refunds.engine import DEFAULT_CONCURRENCY, Engine, OutcomeHook
+from batch_refunds.errors import ConfigError
 from batch_refunds.exit_codes import EXIT_INTERRUPTED, EXIT_NOT_STARTED, EXIT_OK, EXIT_ROWS_NOT_DONE
 from batch_refunds.intake import load_requests
 from batch_refunds.intake.load import LoadResult
 from batch_refunds.journal import Journal
 from batch_refunds.models import RequestCounts, RowError, RowOutcome, RunSummary, Status, Yen
+from batch_refunds.money import format_yen
 from batch_refunds.planning import Action, Plan
-from batch_refunds.report import ReportPaths, RunReport, write_report
+from batch_refunds.report import (
+    CSV_NAME,
+    SUMMARY_NAME,
+    XLSX_NAME,
+    ReportPaths,
+    RunReport,
+    write_report,
+)
 
 _DONE = {Status.REFUNDED, Status.ALREADY_REFUNDED, Status.PLANNED}
 
@@ -48,7 +57,8 @@ class RunOptions:
 
 @dataclass(frozen=True, slots=True)
 class PlanTotals:
-    """What the confirmation shows before anything is sent."""
+    """What the confirmation shows before anything is sent, in the report's own terms:
+    ``requested`` and ``already_refunded`` are what ``summary.json`` will call them."""
 
     rows: int
     rows_to_send: int
@@ -56,6 +66,9 @@ class PlanTotals:
     invalid_rows: int
     rejected_rows: int
     already_refunded_rows: int
+    held_rows: int = 0
+    requested: Yen = 0
+    already_refunded: Yen = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +121,8 @@ def invalid_outcomes(errors: tuple[RowError, ...]) -> list[RowOutcome]:
     ]
 
 
-def plan_totals(plan: Plan, invalid_rows: int) -> PlanTotals:
+def plan_totals(plan: Plan, outcomes: list[RowOutcome], invalid_rows: int) -> PlanTotals:
+    """``outcomes``: the planned outcome of each row of ``plan``."""
     actions = [p.action for p in plan.rows]
     return PlanTotals(
         rows=len(plan.rows) + invalid_rows,
@@ -117,7 +131,21 @@ def plan_totals(plan: Plan, invalid_rows: int) -> PlanTotals:
         invalid_rows=invalid_rows,
         rejected_rows=actions.count(Action.REJECT),
         already_refunded_rows=actions.count(Action.DONE),
+        held_rows=actions.count(Action.HOLD),
+        requested=sum(o.requested_yen for o in outcomes),
+        already_refunded=sum(o.already_refunded for o in outcomes),
     )
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Refuse a report folder that already holds a report: it is the only record of what
+    that run refunded, so it is never replaced."""
+    existing = [name for name in (SUMMARY_NAME, CSV_NAME, XLSX_NAME) if (out_dir / name).exists()]
+    if existing:
+        raise ConfigError(
+            f"{out_dir} already holds a report ({', '.join(existing)}); a report is never "
+            "replaced. Choose another report folder (--out), or leave it out for a new one."
+        )
 
 
 async def run_batch(
@@ -133,6 +161,7 @@ async def run_batch(
     """Do one run (or plan) end to end. Raises only for a file that can't be read at all
     (``InputFileError``) or misuse (``ConfigError``): then nothing was started."""
     hooks = hooks or RunHooks()
+    check_out_dir(options.out_dir)
     loaded = load_requests(
         options.input_path,
         sheet=options.sheet,
@@ -174,11 +203,12 @@ async def run_batch(
     else:
         _phase(hooks, "planning", len(requests))
         plan = await engine.plan(requests)
-        totals = plan_totals(plan, len(invalid))
+        planned = [engine.planned_outcome(p) for p in plan.rows]
+        totals = plan_totals(plan, planned, len(invalid))
         if hooks.on_planned is not None:
             hooks.on_planned(totals)
         if options.mode == "plan":
-            journal.record_outcomes(run_id, [engine.planned_outcome(p) for p in plan.rows])
+            journal.record_outcomes(run_id, planned)
         else:
             guard = _max_total_guard(options, totals)
             if guard is None and not await _confirmed(hooks, totals, engine.stop):
@@ -187,8 +217,7 @@ async def run_batch(
                 _phase(hooks, "refunding", len(plan.rows))
                 await engine.execute(plan)
             else:
-                held = [_held_back(engine.planned_outcome(p), guard) for p in plan.rows]
-                journal.record_outcomes(run_id, held)
+                journal.record_outcomes(run_id, [_held_back(o, guard) for o in planned])
 
     finished = now()
     interrupted = engine.stop.is_set()
@@ -197,12 +226,14 @@ async def run_batch(
         options, run_id, digest, all_outcomes, hooks.request_counts(),
         started=started, finished=finished, duration_s=monotonic() - started_mono,
         exit_code=_exit_code(all_outcomes, guard=guard, interrupted=interrupted),
+        warnings=loaded.warnings, stop_reason=engine.stop_reason(),
     )  # fmt: skip
     report = RunReport(
         summary=summary,
         rows=tuple(all_outcomes),
-        refunds=tuple(journal.refunds_resolved_in(run_id)),
+        refunds=tuple(journal.refunds_credited_to(run_id)),
     )
+    check_out_dir(options.out_dir)  # again: another process may have written there meanwhile
     paths = write_report(report, options.out_dir)
     journal.finish_run(summary, str(options.out_dir))
     return RunResult(summary, paths, tuple(all_outcomes), loaded, guard, interrupted)
@@ -231,8 +262,8 @@ def _max_total_guard(options: RunOptions, totals: PlanTotals) -> Guard | None:
     if options.max_total is not None and totals.total_to_send > options.max_total:
         return Guard(
             "guard.max-total",
-            f"the plan refunds {totals.total_to_send} yen, above --max-total "
-            f"{options.max_total}: nothing was sent",
+            f"the plan refunds {format_yen(totals.total_to_send)}, above --max-total "
+            f"{format_yen(options.max_total)}: nothing was sent",
         )
     return None
 
@@ -265,19 +296,12 @@ def _summary(
     finished: datetime,
     duration_s: float,
     exit_code: int,
+    warnings: tuple[str, ...],
+    stop_reason: str | None,
 ) -> RunSummary:
     counts = {status: 0 for status in Status}
     for o in outcomes:
         counts[o.status] += 1
-    # A blank amount asks for whatever remained: what the plan found, or, for a row an
-    # earlier run finished (no GET needed this time), what that run refunded.
-    requested = sum(
-        o.requested_amount
-        if o.requested_amount is not None
-        else (o.refundable_before if o.refundable_before is not None else o.refunded_amount)
-        for o in outcomes
-        if o.status is not Status.INVALID
-    )
     return RunSummary(
         run_id=run_id,
         mode=options.mode,
@@ -285,13 +309,16 @@ def _summary(
         input_sha256=input_sha256,
         rows=len(outcomes),
         counts=tuple(counts.items()),
-        requested_total=requested,
-        refunded_total=sum(o.refunded_amount for o in outcomes if o.status is Status.REFUNDED),
+        requested_total=sum(o.requested_yen for o in outcomes),
+        refunded_total=sum(o.refunded_amount for o in outcomes),
         started_at=_iso(started),
         finished_at=_iso(finished),
         duration_s=round(duration_s, 3),
         requests=requests,
         exit_code=exit_code,
+        already_refunded_total=sum(o.already_refunded for o in outcomes),
+        warnings=warnings,
+        stop_reason=stop_reason,
     )
 
 

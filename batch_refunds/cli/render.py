@@ -97,8 +97,13 @@ def print_summary(result: RunResult, out: TextIO) -> None:
     for status in Status:
         if counts.get(status, 0):
             print(f"  {status.value:<{width}}  {counts[status]:>6}", file=out)
-    print(f"  {'requested':<{width}}  {format_yen(summary.requested_total):>12}", file=out)
-    print(f"  {'refunded':<{width}}  {format_yen(summary.refunded_total):>12}", file=out)
+    amounts = (
+        ("requested", summary.requested_total),
+        ("already refunded", summary.already_refunded_total),
+        ("refunded now", summary.refunded_total),
+    )
+    for label, amount in amounts:
+        print(f"  {label:<{width}}  {format_yen(amount):>12}", file=out)
     r = summary.requests
     print(
         f"  {summary.duration_s:.1f} s, {r.total} requests ({r.retried} retried, "
@@ -107,7 +112,9 @@ def print_summary(result: RunResult, out: TextIO) -> None:
     )
     if result.guard:
         print(f"  Nothing was sent: {result.guard.message}", file=out)
-    if result.interrupted:
-        print("  Interrupted: unfinished rows are 'failed' and a re-run finishes them.", file=out)
+    elif summary.stop_reason:
+        print(f"  Stopped early: {summary.stop_reason}", file=out)
+    for warning in summary.warnings:
+        print(f"  Note: {warning}", file=out)
     print(f"Report: {result.report.directory}/", file=out)
     print(f"exit {summary.exit_code}", file=out)

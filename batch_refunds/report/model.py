@@ -25,6 +25,7 @@ ROW_COLUMNS: tuple[str, ...] = (
     "currency",
     "requested_amount",
     "refundable_before",
+    "already_refunded",
     "refunded_amount",
     "refund_ids",
     "status",
@@ -33,7 +34,9 @@ ROW_COLUMNS: tuple[str, ...] = (
     "reference",
     "attempts",
 )
-ROW_AMOUNT_COLUMNS = frozenset({"requested_amount", "refundable_before", "refunded_amount"})
+ROW_AMOUNT_COLUMNS = frozenset(
+    {"requested_amount", "refundable_before", "already_refunded", "refunded_amount"}
+)
 
 REFUND_COLUMNS: tuple[str, ...] = (
     "refund_id",
@@ -113,6 +116,7 @@ def row_cells(outcome: RowOutcome) -> tuple[Cell, ...]:
         text_cell(outcome.currency),
         _optional_whole(outcome.requested_amount, "requested_amount", row),
         _optional_whole(outcome.refundable_before, "refundable_before", row),
+        whole(outcome.already_refunded, "already_refunded", row),
         whole(outcome.refunded_amount, "refunded_amount", row),
         text_cell(LIST_SEPARATOR.join(outcome.refund_ids)),
         text_cell(Status(outcome.status).value),

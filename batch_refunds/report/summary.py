@@ -42,6 +42,7 @@ def summary_dict(summary: RunSummary) -> dict[str, object]:
         "counts": status_counts(summary.counts),
         "totals": {
             "requested": whole(summary.requested_total, "requested_total"),
+            "already_refunded": whole(summary.already_refunded_total, "already_refunded_total"),
             "refunded": whole(summary.refunded_total, "refunded_total"),
         },
         "started_at": summary.started_at,
@@ -53,6 +54,8 @@ def summary_dict(summary: RunSummary) -> dict[str, object]:
             "rate_limited": whole(summary.requests.rate_limited, "requests.rate_limited"),
         },
         "exit_code": whole(summary.exit_code, "exit_code"),
+        "stop_reason": summary.stop_reason,
+        "warnings": list(summary.warnings),
     }
 
 
@@ -66,11 +69,15 @@ def summary_json(summary: RunSummary) -> bytes:
 
 
 def flatten(data: dict[str, object], prefix: str = "") -> Iterator[tuple[str, object]]:
-    """``{"input": {"rows": 3}}`` as ``("input.rows", 3)``: the workbook's Summary lines."""
+    """``{"input": {"rows": 3}}`` as ``("input.rows", 3)``, and a list's items numbered from 1
+    (``warnings.1``): the workbook's Summary lines."""
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             yield from flatten(value, f"{name}.")
+        elif isinstance(value, list):
+            for number, item in enumerate(value, start=1):
+                yield f"{name}.{number}", item
         else:
             yield name, value
 

@@ -42,7 +42,9 @@ CREATOR = "batch-refunds"
 Value = Cell | float  # a Summary value may be a duration in seconds
 
 YEN_FORMAT = "#,##0"  # thousands separators on screen; the cell still holds the integer
-SUMMARY_AMOUNT_FIELDS = frozenset({"totals.requested", "totals.refunded"})
+SUMMARY_AMOUNT_FIELDS = frozenset(
+    {"totals.requested", "totals.already_refunded", "totals.refunded"}
+)
 
 MIN_WIDTH = 8
 MAX_WIDTH = 70  # a sha256 (64 hex digits) fits; longer messages wrap out of sight

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from batch_refunds.errors import ConfigError
+from batch_refunds.identity import MARKER_KEY
 from batch_refunds.journal import PENDING, REFUSED, SUCCEEDED, Intent, Journal, JournalLock
 from batch_refunds.models import RowOutcome, Status
 
@@ -46,7 +47,11 @@ def test_refunds_on_payment_lists_only_succeeded(tmp_path: Path) -> None:
     with Journal(tmp_path / "j.sqlite3") as journal:
         journal.record_intents([intent("k1", amount=300), intent("k2", amount=200)])
         journal.mark_succeeded("k1", refund_id="refund_test_9", created_at=1, run_id="r", row=2)
-        assert journal.refunds_on_payment("payment_test_1") == {"refund_test_9": 300}
+        known = journal.refunds_on_payment("payment_test_1")
+    assert list(known) == ["refund_test_9"]
+    refund = known["refund_test_9"]
+    assert (refund.amount, refund.reference, refund.succeeded) == (300, "RET-1", True)
+    assert dict(refund.metadata) == {MARKER_KEY: "id-1"}  # the row it was made for
 
 
 def test_completion_round_trips(tmp_path: Path) -> None:

@@ -20,7 +20,9 @@ def refund(rid: str, amount: int, ref: str | None = None, marker: str | None = N
 
 def test_objects_are_the_whole_truth() -> None:
     """With refund objects listed, remaining is amount minus them; the journal is not needed."""
-    view = view_payment(payment((refund("r1", 300),)), fetched={}, journal_refunds={"r9": 999})
+    view = view_payment(
+        payment((refund("r1", 300),)), fetched={}, journal_refunds={"r9": refund("r9", 999)}
+    )
     assert view.complete
     assert view.remaining() == 700
 
@@ -34,7 +36,7 @@ def test_ids_are_resolved_through_fetched_refunds() -> None:
 
 def test_absent_refunds_fall_back_to_the_journal() -> None:
     """Without a refunds field, what the journal refunded is subtracted."""
-    view = view_payment(payment(None), fetched={}, journal_refunds={"r1": 400})
+    view = view_payment(payment(None), fetched={}, journal_refunds={"r1": refund("r1", 400)})
     assert not view.complete
     assert view.remaining() == 600
 

@@ -61,7 +61,7 @@ def test_row_cells_neutralise_every_text_column() -> None:
             reference="ok",
         )
     )
-    assert cells == (7, "'=order", "'-p1;p2", "JPY", None, None, 0, "'@r", "failed",
+    assert cells == (7, "'=order", "'-p1;p2", "JPY", None, None, 0, 0, "'@r", "failed",
                      "'+code", "'=msg", "ok", 0)  # fmt: skip
 
 

@@ -19,7 +19,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def test_csv_starts_with_bom_and_exact_header(report: RunReport, tmp_path: Path) -> None:
-    """The file opens with a UTF-8 BOM, then the thirteen columns in the agreed order."""
+    """The file opens with a UTF-8 BOM, then the fourteen columns in the agreed order."""
     paths = write_report(report, tmp_path)
     raw = paths.csv.read_bytes()
     assert raw.startswith(BOM)
@@ -32,6 +32,7 @@ def test_csv_starts_with_bom_and_exact_header(report: RunReport, tmp_path: Path)
         "currency",
         "requested_amount",
         "refundable_before",
+        "already_refunded",
         "refunded_amount",
         "refund_ids",
         "status",

@@ -30,13 +30,16 @@ def test_summary_json_structure(report: RunReport, tmp_path: Path) -> None:
         "duration_s",
         "requests",
         "exit_code",
+        "stop_reason",
+        "warnings",
     ]
     assert data["input"] == {
         "path": "inputs/返金リスト.xlsx",
         "sha256": "ab" * 32,
         "rows": 4,
     }
-    assert data["totals"] == {"requested": 4_500, "refunded": 3_500}
+    assert data["totals"] == {"requested": 4_500, "already_refunded": 0, "refunded": 3_500}
+    assert (data["stop_reason"], data["warnings"]) == (None, [])
     assert data["requests"] == {"total": 9, "retried": 2, "rate_limited": 1}
     assert data["exit_code"] == 1
     assert data["duration_s"] == 2.346
@@ -52,6 +55,7 @@ def test_every_status_has_a_count_even_when_zero(report: RunReport, tmp_path: Pa
         "planned": 0,
         "invalid": 1,
         "rejected": 1,
+        "held": 0,
         "failed": 0,
     }
 

@@ -40,7 +40,7 @@ def test_rows_header_matches_csv_bold_and_frozen(book: Any) -> None:
     assert tuple(cell.value for cell in sheet[1]) == ROW_COLUMNS
     assert all(cell.font.bold for cell in sheet[1])
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:M5"
+    assert sheet.auto_filter.ref == "A1:N5"
     assert not any(cell.font.bold for cell in sheet[2])
 
 
@@ -176,16 +176,21 @@ def test_every_row_keeps_its_own_amounts(report: RunReport, tmp_path: Path) -> N
             status=Status.REFUNDED,
             requested_amount=None if n % 7 == 0 else n * 10,
             refundable_before=n * 100,
+            already_refunded=n,
             refunded_amount=n * 10,
         )
         for n in range(2, 302)
     )
     book = openpyxl.load_workbook(write_report(replace(report, rows=many), tmp_path).xlsx)
     got = [
-        (line[4].value, line[5].value, line[6].value) for line in book["Rows"].iter_rows(min_row=2)
+        (line[4].value, line[5].value, line[6].value, line[7].value)
+        for line in book["Rows"].iter_rows(min_row=2)
     ]
-    assert got == [(o.requested_amount, o.refundable_before, o.refunded_amount) for o in many]
-    formats = {c.number_format for line in book["Rows"].iter_rows(min_row=2, min_col=6, max_col=7)
+    assert got == [
+        (o.requested_amount, o.refundable_before, o.already_refunded, o.refunded_amount)
+        for o in many
+    ]
+    formats = {c.number_format for line in book["Rows"].iter_rows(min_row=2, min_col=6, max_col=8)
                for c in line}  # fmt: skip
     assert formats == {"#,##0"}
     refund_amounts = [line[4].value for line in book["Refunds"].iter_rows(min_row=2)]

@@ -54,7 +54,9 @@ async def test_crash_mid_post_is_resolved_by_reference_after_the_key_expired(
         await harness.run(harness.write([(other, None, 10, f"N{n}")], name=f"n{n}.csv"))
     again = await harness.run(path)
     assert statuses(again) == [Status.ALREADY_REFUNDED]
-    assert again.outcomes[0].refunded_amount == 1000
+    assert again.outcomes[0].already_refunded == 1000
+    assert again.outcomes[0].refunded_amount == 0
+    assert again.summary.refunded_total == 0  # credited to the run that sent it
     assert [r.amount for r in harness.refunds(pid)] == [1000]
 
 
@@ -214,7 +216,7 @@ async def test_refusal_mid_split_keeps_the_part_that_went_through(harness: Harne
     again = await harness.run(path)
     (outcome,) = again.outcomes
     assert (outcome.status, outcome.error_code) == (Status.REJECTED, "amount.insufficient")
-    assert "2000" in (outcome.message or "")
+    assert "¥2,000" in (outcome.message or "")
     assert [r.amount for r in harness.refunds(p1)] == [3000]
     assert [r.reference for r in harness.refunds(p2)] == ["DASHBOARD"]
 
