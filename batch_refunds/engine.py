@@ -199,7 +199,9 @@ class Engine:
         refunded = sum(r.amount for _, r in succeeded)
         refund_ids = [*p.already_ids, *(r.id for _, r in succeeded)]
         if failure is None:
-            outcome = self._outcome(p, Status.REFUNDED, refunded, refund_ids, attempts, None, None)
+            outcome = self._outcome(
+                p, Status.REFUNDED, refunded, refund_ids, attempts, None, p.message
+            )
         else:
             outcome = self._outcome(p, failure[0], refunded, refund_ids, attempts, *failure[1:])
         with self.journal.transaction():

@@ -99,3 +99,50 @@ def test_lock_dies_with_its_process(tmp_path: Path) -> None:
     lock = JournalLock(path)
     lock.acquire()
     lock.release()
+
+
+def test_a_version_1_journal_is_migrated_keeping_what_it_knew(tmp_path: Path) -> None:
+    """A journal written by schema 1 opens as schema 2: its completions and refunds are still
+    known, and each refund stays credited to the run that resolved it."""
+    import sqlite3
+
+    path = tmp_path / "v1.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript((Path(__file__).parent / "journal_v1.sql").read_text(encoding="utf-8"))
+    db.executescript(
+        "INSERT INTO meta VALUES ('schema_version', '1');"
+        "INSERT INTO completions (identity, run_id, row, refunded_amount, refund_ids)"
+        " VALUES ('id-1', 'old-run', 2, 1000, 'refund_test_1');"
+        "INSERT INTO intents (key, identity, generation, run_id, row, payment_id, amount,"
+        " reference, state, refund_id, refund_created_at, resolved_run_id, resolved_row)"
+        " VALUES ('k1', 'id-1', 0, 'old-run', 2, 'payment_test_1', 1000, 'RET-1', 'succeeded',"
+        " 'refund_test_1', 5, 'old-run', 2);"
+        "INSERT INTO outcomes (run_id, row, status, payment_ids, currency, refunded_amount,"
+        " refund_ids, attempts) VALUES ('old-run', 2, 'refunded', '', 'JPY', 1000, '', 1);"
+    )
+    db.close()
+    with Journal(path) as journal:
+        done = journal.completion("id-1")
+        assert done is not None
+        assert done.refunded_amount == 1000
+        (credited,) = journal.refunds_credited_to("old-run")
+        assert (credited.refund_id, credited.amount) == ("refund_test_1", 1000)
+        (old,) = journal.outcomes("old-run")
+        assert (old.refunded_amount, old.already_refunded) == (1000, 0)
+    with Journal(path) as journal:  # opening again migrates nothing twice
+        assert journal.completion("id-1") is not None
+
+
+def test_a_journal_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    """A journal whose schema is newer than this code understands is a clear error."""
+    path = tmp_path / "j.sqlite3"
+    with Journal(path):
+        pass
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(ConfigError, match="newer"):
+        Journal(path)

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from batch_refunds.identity import MARKER_KEY
-from batch_refunds.ledger import belongs_to_row, refund_for_intent, view_payment
+from batch_refunds.ledger import (
+    belongs_to_row,
+    own_refunds,
+    reference_books,
+    refund_for_intent,
+    view_payment,
+)
 from batch_refunds.models import Payment, Refund
 
 
@@ -81,3 +87,49 @@ def test_intent_lookup_needs_payment_amount_and_reference() -> None:
         )
         is None
     )
+
+
+def test_reference_book_counts_only_refunds_no_row_of_the_file_made() -> None:
+    """Under a shared reference, refunds marked for a row of the file are that row's; the
+    dashboard's (no marker) and an old row version's (marker not in the file) are unclaimed."""
+    view = view_payment(
+        payment((refund("r1", 100, "R", marker="in-file"), refund("r2", 200, "R"),
+                 refund("r3", 300, "R", marker="gone"), refund("r4", 900, "OTHER"))),
+        fetched={}, journal_refunds={},
+    )  # fmt: skip
+    books = reference_books([view], [("R", 1000, False)], file_identities={"in-file"})
+    book = books["R"]
+    assert [u.refund.id for u in book.unclaimed] == ["r2", "r3"]
+    assert (book.held_total, book.asked, book.exceeds) == (600, 1000, False)
+    assert set(books) == {"R"}  # OTHER is no row's reference
+
+
+def test_reference_book_is_taken_oldest_first_and_never_twice() -> None:
+    """Rows take unclaimed yen in file order, oldest refund first, each yen once."""
+    view = view_payment(
+        payment((Refund("new", "payment_test_1", 300, "JPY", "succeeded", 20, reference="R"),
+                 Refund("old", "payment_test_1", 200, "JPY", "succeeded", 10, reference="R"))),
+        fetched={}, journal_refunds={},
+    )  # fmt: skip
+    book = reference_books([view], [("R", 250, False), ("R", 900, False)], file_identities=())["R"]
+    assert book.take(250) == (250, ("old", "new"))
+    assert book.take(900) == (250, ("new",))
+    assert book.take(None) == (0, ())
+
+
+def test_reference_book_sees_when_more_exists_than_the_file_asks() -> None:
+    """More under the reference than the file's rows ask for it in total: exceeds."""
+    view = view_payment(payment((refund("r1", 1000, "R"),)), fetched={}, journal_refunds={})
+    asked_less = reference_books([view], [("R", 500, False), ("R", 400, False)], file_identities=())
+    assert asked_less["R"].exceeds
+    asked_all = reference_books([view], [("R", 500, False), ("R", None, False)], file_identities=())
+    assert not asked_all["R"].exceeds  # a full-refund row asks for everything
+
+
+def test_a_derived_reference_needs_no_book() -> None:
+    """br-… references are unique to their row: an unmarked refund under one is that row's."""
+    view = view_payment(payment((refund("r1", 100, "br-abc"),)), fetched={}, journal_refunds={})
+    assert reference_books([view], [("br-abc", 500, True)], file_identities=()) == {}
+    assert [r.id for r in own_refunds([view], identity="x", reference="br-abc", derived=True)] == [
+        "r1"
+    ]

@@ -68,9 +68,8 @@ class Harness:
         stop = options.pop("stop", None)
         wrap = options.pop("wrap_api", None)
         hooks.request_counts = progress.request_counts
-        run_options = RunOptions(
-            input_path=path, out_dir=self.tmp / f"report-{self.runs}", mode=mode, **options
-        )
+        out_dir = options.pop("out_dir", self.tmp / f"report-{self.runs}")
+        run_options = RunOptions(input_path=path, out_dir=out_dir, mode=mode, **options)
         async with SmartpayClient(
             config, hook=progress.on_event, clock=self.time.clock, sleep=self.time.sleep
         ) as client:

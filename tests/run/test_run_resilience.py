@@ -213,10 +213,12 @@ async def test_refusal_mid_split_keeps_the_part_that_went_through(harness: Harne
     (outcome,) = first.outcomes
     assert (outcome.status, outcome.error_code) == (Status.REJECTED, "amount.insufficient")
     assert outcome.refunded_amount == 3000
+    assert first.summary.refunded_total == 3000  # a rejected row's refunded part counts too
     again = await harness.run(path)
     (outcome,) = again.outcomes
     assert (outcome.status, outcome.error_code) == (Status.REJECTED, "amount.insufficient")
     assert "¥2,000" in (outcome.message or "")
+    assert (outcome.already_refunded, outcome.refunded_amount) == (3000, 0)
     assert [r.amount for r in harness.refunds(p1)] == [3000]
     assert [r.reference for r in harness.refunds(p2)] == ["DASHBOARD"]
 
