@@ -23,6 +23,10 @@ def lose_journal_if(harness: Harness, journal: str) -> None:
         harness.journal_path = harness.tmp / f"fresh-{harness.runs}.sqlite3"
 
 
+def csv_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8-sig")
+
+
 def under(harness: Harness, pid: str, reference: str) -> list[int]:
     return [r.amount for r in harness.refunds(pid) if r.reference == reference]
 
@@ -166,4 +170,4 @@ async def test_held_rows_are_planned_as_held(harness: Harness) -> None:
     result = await harness.run(path, mode="plan")
     assert statuses(result) == [Status.HELD, Status.PLANNED]
     assert result.summary.refunded_total == 0
-    assert Path(result.report.csv).read_text(encoding="utf-8-sig").count(",held,") == 1
+    assert csv_text(result.report.csv).count(",held,") == 1
