@@ -188,5 +188,12 @@ def _ask(totals: PlanTotals) -> bool:
 
 
 def _default_out(input_path: Path) -> Path:
+    """``reports/<input>-<UTC time>/``, or beside it (``-2``, ``-3``…) when two runs start in
+    the same second: a report is never replaced."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path("reports") / f"{input_path.stem}-{stamp}"
+    base = Path("reports") / f"{input_path.stem}-{stamp}"
+    candidate, number = base, 1
+    while candidate.exists():
+        number += 1
+        candidate = base.with_name(f"{base.name}-{number}")
+    return candidate

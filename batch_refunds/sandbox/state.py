@@ -200,8 +200,8 @@ class SandboxState:
         captured = sum(self.payments[p].amount for p in order.payment_ids)
         if captured + amount > order.amount:
             raise ValueError(
-                f"payments on {order_id} would total {captured + amount} yen, "
-                f"more than the order's {order.amount}"
+                f"payments on {order_id} would total ¥{captured + amount:,}, "
+                f"more than the order's ¥{order.amount:,}"
             )
         now = self._now_ms() if created_at is None else created_at
         payment = PaymentRec(

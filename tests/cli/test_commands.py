@@ -97,7 +97,8 @@ def test_unreadable_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_runs_lists_runs_newest_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """runs shows each run with its mode, exit code and counts by status."""
+    """runs shows each run with its mode, exit code, counts by status, the same yen totals
+    as its summary.json, and where its report went."""
     path = tmp_path / "j.sqlite3"
     with Journal(path) as journal:
         for run_id, exit_code in (("20260101T000000Z-aaaaaa", 0), ("20260102T000000Z-bbbbbb", 1)):
@@ -105,9 +106,10 @@ def test_runs_lists_runs_newest_first(tmp_path: Path, capsys: pytest.CaptureFixt
                               started_at=run_id[:15])  # fmt: skip
             journal.record_outcome(run_id, RowOutcome(row=2, status=Status.REFUNDED))
             journal.finish_run(
-                RunSummary(run_id, "run", "r.csv", "x", 2, ((Status.REFUNDED, 2),), 0, 0,
-                           run_id[:15], run_id[:15], 0.0, RequestCounts(), exit_code),
-                None,
+                RunSummary(run_id, "run", "r.csv", "x", 2, ((Status.REFUNDED, 2),), 12_500,
+                           11_000 + exit_code, run_id[:15], run_id[:15], 0.0, RequestCounts(),
+                           exit_code),
+                f"reports/{run_id}",
             )  # fmt: skip
     assert main(["runs", "--journal", str(path)]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -115,6 +117,12 @@ def test_runs_lists_runs_newest_first(tmp_path: Path, capsys: pytest.CaptureFixt
     assert lines[1].startswith("20260102T000000Z-bbbbbb")
     assert lines[1].split()[3] == "1"
     assert lines[2].split()[5] == "2"  # two rows refunded
+    assert lines[1].split()[-4:] == [
+        "¥12,500",
+        "¥11,001",
+        "r.csv",
+        "reports/20260102T000000Z-bbbbbb",
+    ]
 
 
 def test_runs_without_a_journal_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
