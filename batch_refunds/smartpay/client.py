@@ -30,12 +30,14 @@ import aiohttp
 from batch_refunds import __version__
 from batch_refunds.errors import (
     ConnectionFailed,
+    EndpointNotFound,
     RateLimited,
     RequestTimedOut,
     SmartpayError,
+    Unauthorized,
 )
 from batch_refunds.models import CreateRefund, Order, Payment, Refund
-from batch_refunds.smartpay import retry, wire
+from batch_refunds.smartpay import diagnosis, retry, wire
 from batch_refunds.smartpay.config import ClientConfig, mask_secret
 from batch_refunds.smartpay.events import (
     ClientEvent,
@@ -337,9 +339,19 @@ class SmartpayClient:
         except ValueError:
             data = None
         error_code, message, details = wire.parse_error_body(data)
-        if message is None:
+        kind = retry.error_class_for(status, error_code)
+        base_url = self._config.base_url
+        if issubclass(kind, Unauthorized):
+            message = diagnosis.unauthorized_message(
+                secret_key=self._config.secret_key, base_url=base_url, server_message=message
+            )
+        elif issubclass(kind, EndpointNotFound):
+            message = diagnosis.endpoint_not_found_message(
+                base_url=base_url, server_message=message
+            )
+        elif message is None:
             # A proxy's HTML error page is no message for a report line; the reason phrase is.
-            message = "the secret key was not accepted" if status == 401 else reason or "HTTP error"
+            message = reason or "HTTP error"
         retry_after_s = retry.retry_after_from(headers, now_epoch_s=self._wall_clock())
         error = retry.error_for_status(
             status,
