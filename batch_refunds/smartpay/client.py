@@ -9,6 +9,7 @@ exceptions are translated in exactly one place, ``_transport_failure``.
 Usage::
 
     async with SmartpayClient(ClientConfig.from_env()) as client:
+        await client.check_access()  # a wrong key or API prefix fails here, not on row 1
         order = await client.get_order("order_test_…")
         refund = await client.create_refund(body, idempotency_key=key)
 """
@@ -148,6 +149,17 @@ class SmartpayClient:
             self._session = None
 
     # --- the operations the engine uses ----------------------------------------------------
+
+    async def check_access(self) -> None:
+        """Prove the key and the API prefix with one cheap read: ``GET /orders?maxResults=1``.
+
+        Returns when Smartpay answers with an order list. Raises ``Unauthorized`` (the key)
+        or ``EndpointNotFound`` (the prefix), both in ``errors.CONFIGURATION_ERRORS``, or
+        whatever else went wrong (retried first like any GET).
+        """
+        path = "/orders"
+        data = await self._request("GET", path, params={"maxResults": "1", "expand": "no"})
+        _parse(wire.parse_collection, data, "GET", path)
 
     async def get_order(self, order_id: str, *, expand: bool = True) -> Order:
         """``GET /orders/{id}``; with ``expand`` the payments come back as objects."""

@@ -302,6 +302,33 @@ async def test_a_404_naming_the_object_keeps_smartpays_message(
     assert caught.value.message == "Payment payment_test_p1 not found"
 
 
+ORDERS_PROBE = f"{BASE}/orders?expand=no&maxResults=1"
+
+
+async def test_check_access_retries_like_any_get_then_returns(
+    mocked: aioresponses, fake_time: FakeTime
+) -> None:
+    """check_access is one GET /orders?maxResults=1: a 503 is retried, an empty list passes."""
+    mocked.get(ORDERS_PROBE, status=503)
+    mocked.get(ORDERS_PROBE, payload={"object": "collection", "data": []})
+    async with make_client(fake_time) as client:
+        await client.check_access()
+    assert len(calls(mocked, "GET", ORDERS_PROBE)) == 2
+    assert len(fake_time.sleeps) == 1
+
+
+@pytest.mark.parametrize("payload", [{"object": "order", "id": "x"}, {"results": 0}, []])
+async def test_check_access_refuses_a_200_that_is_no_order_list(
+    mocked: aioresponses, fake_time: FakeTime, payload: Any
+) -> None:
+    """A 200 whose body is not a collection (some other service under that prefix) is an
+    error, not a pass."""
+    mocked.get(ORDERS_PROBE, payload=payload)
+    async with make_client(fake_time) as client:
+        with pytest.raises(errors.SmartpayError, match="unexpected response"):
+            await client.check_access()
+
+
 async def test_an_echoed_secret_is_scrubbed(mocked: aioresponses, fake_time: FakeTime) -> None:
     """If a server quotes the Authorization header back, the error text still hides the key."""
     mocked.get(
