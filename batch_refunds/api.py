@@ -15,6 +15,11 @@ from batch_refunds.models import CreateRefund, Order, Payment, Refund
 class SmartpayApi(Protocol):
     """What the refund engine needs from Smartpay, and nothing more."""
 
+    async def check_access(self) -> None:
+        """Return if the key and the API prefix work; raise ``errors.Unauthorized`` or
+        ``errors.EndpointNotFound`` (``errors.CONFIGURATION_ERRORS``) if not."""
+        ...
+
     async def get_order(self, order_id: str, *, expand: bool = True) -> Order: ...
 
     async def get_payment(self, payment_id: str, *, expand: bool = True) -> Payment: ...

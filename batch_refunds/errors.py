@@ -12,6 +12,8 @@ Grouped by what the caller can do about it::
         │   ├── Unauthorized       401 (its body has no errorCode)
         │   ├── Forbidden          403, e.g. amount.insufficient
         │   ├── NotFound           404 order.not-found / payment.not-found / refund.not-found
+        │   │   └── EndpointNotFound   any other 404 (no errorCode, an HTML page, an unknown
+        │   │                          code): no such route, so the API prefix is wrong
         │   └── IdempotencyMismatch 422: a key was reused with a different body
         └── ApiUnavailable     we don't know / try later; safe to retry with the same key
             ├── ConnectionFailed   could not connect, or the connection broke mid-request
@@ -20,8 +22,13 @@ Grouped by what the caller can do about it::
             ├── RateLimited        429; carries ``retry_after_s`` when the server sent one
             └── ServerError        5xx
 
-Behaviour is keyed on the HTTP status, never on an invented errorCode. Every error
-carries what a report line needs (status, errorCode, message) and never the secret.
+Behaviour is keyed on the HTTP status, never on an invented errorCode; the one reading of
+errorCode is the 404 split above, on Smartpay's three documented codes. Every error carries
+what a report line needs (status, errorCode, message) and never the secret.
+
+``CONFIGURATION_ERRORS`` (``Unauthorized``, ``EndpointNotFound``) are the answers that say the
+tool is misconfigured, not that one row is wrong: every request would fail the same way, so a
+caller stops and has the key or the API prefix fixed. Their messages name the likely cause.
 """
 
 from __future__ import annotations
@@ -108,6 +115,16 @@ class NotFound(ApiRefused):
     """404: the order, payment or refund does not exist (for this key's mode)."""
 
 
+class EndpointNotFound(NotFound):
+    """404 without one of Smartpay's object-not-found codes: the URL itself leads nowhere.
+
+    An HTML error page, a JSON body without ``errorCode``, or a code such as the sandbox's
+    ``resource.not-found`` all mean the path was not one of Smartpay's routes, so the API prefix
+    is most likely wrong (missing or doubled ``/v1``, another host). Every request would fail
+    the same way.
+    """
+
+
 class IdempotencyMismatch(ApiRefused):
     """422: the idempotency key was already used with a different request body."""
 
@@ -144,6 +161,14 @@ _NO_RESPONSE_CODES: Mapping[str, str] = {
     "ConnectionFailed": "network.connection",
     "RequestTimedOut": "network.timeout",
 }
+
+OBJECT_NOT_FOUND_CODES: frozenset[str] = frozenset(
+    {"order.not-found", "payment.not-found", "refund.not-found"}
+)
+"""The errorCodes with which Smartpay says an object does not exist (a 404 that is an answer)."""
+
+CONFIGURATION_ERRORS: tuple[type[SmartpayError], ...] = (Unauthorized, EndpointNotFound)
+"""Errors that mean the key or the API prefix is wrong: stop, don't blame the row."""
 
 REFUSED_BY_STATUS: Mapping[int, type[ApiRefused]] = {
     400: BadRequest,

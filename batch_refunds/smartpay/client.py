@@ -9,6 +9,7 @@ exceptions are translated in exactly one place, ``_transport_failure``.
 Usage::
 
     async with SmartpayClient(ClientConfig.from_env()) as client:
+        await client.check_access()  # a wrong key or API prefix fails here, not on row 1
         order = await client.get_order("order_test_…")
         refund = await client.create_refund(body, idempotency_key=key)
 """
@@ -30,12 +31,14 @@ import aiohttp
 from batch_refunds import __version__
 from batch_refunds.errors import (
     ConnectionFailed,
+    EndpointNotFound,
     RateLimited,
     RequestTimedOut,
     SmartpayError,
+    Unauthorized,
 )
 from batch_refunds.models import CreateRefund, Order, Payment, Refund
-from batch_refunds.smartpay import retry, wire
+from batch_refunds.smartpay import diagnosis, retry, wire
 from batch_refunds.smartpay.config import ClientConfig, mask_secret
 from batch_refunds.smartpay.events import (
     ClientEvent,
@@ -146,6 +149,17 @@ class SmartpayClient:
             self._session = None
 
     # --- the operations the engine uses ----------------------------------------------------
+
+    async def check_access(self) -> None:
+        """Prove the key and the API prefix with one cheap read: ``GET /orders?maxResults=1``.
+
+        Returns when Smartpay answers with an order list. Raises ``Unauthorized`` (the key)
+        or ``EndpointNotFound`` (the prefix), both in ``errors.CONFIGURATION_ERRORS``, or
+        whatever else went wrong (retried first like any GET).
+        """
+        path = "/orders"
+        data = await self._request("GET", path, params={"maxResults": "1", "expand": "no"})
+        _parse(wire.parse_collection, data, "GET", path)
 
     async def get_order(self, order_id: str, *, expand: bool = True) -> Order:
         """``GET /orders/{id}``; with ``expand`` the payments come back as objects."""
@@ -337,9 +351,19 @@ class SmartpayClient:
         except ValueError:
             data = None
         error_code, message, details = wire.parse_error_body(data)
-        if message is None:
+        kind = retry.error_class_for(status, error_code)
+        base_url = self._config.base_url
+        if issubclass(kind, Unauthorized):
+            message = diagnosis.unauthorized_message(
+                secret_key=self._config.secret_key, base_url=base_url, server_message=message
+            )
+        elif issubclass(kind, EndpointNotFound):
+            message = diagnosis.endpoint_not_found_message(
+                base_url=base_url, server_message=message
+            )
+        elif message is None:
             # A proxy's HTML error page is no message for a report line; the reason phrase is.
-            message = "the secret key was not accepted" if status == 401 else reason or "HTTP error"
+            message = reason or "HTTP error"
         retry_after_s = retry.retry_after_from(headers, now_epoch_s=self._wall_clock())
         error = retry.error_for_status(
             status,

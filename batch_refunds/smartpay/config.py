@@ -2,11 +2,13 @@
 
 Every limit carries its unit in its name. A bad value fails at construction with the field
 name in the message (``errors.ConfigError``), before any request is made. The secret key is
-masked in ``repr`` and never quoted in an error message.
+masked in ``repr`` and never quoted in an error message; it goes over plain ``http://`` only
+to this machine (a loopback host), whichever the key's mode.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -38,7 +40,7 @@ DEFAULT_RATE_DECREASE_FACTOR = 0.5
 DEFAULT_RATE_INCREASE_PER_SECOND = 1.0
 DEFAULT_GOOD_RESPONSES_PER_INCREASE = 10
 
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 
 
 def mask_secret(secret: str) -> str:
@@ -81,7 +83,7 @@ class ClientConfig:
 
     def __post_init__(self) -> None:
         _check_secret(self.secret_key)
-        object.__setattr__(self, "base_url", _check_base_url(self.base_url, self.secret_key))
+        object.__setattr__(self, "base_url", _check_base_url(self.base_url))
         _positive("rate_per_second", self.rate_per_second)
         _int_at_least("max_in_flight", self.max_in_flight, 1)
         _positive("connect_timeout_s", self.connect_timeout_s)
@@ -171,19 +173,57 @@ def _check_secret(secret: object) -> None:
         )
 
 
-def _check_base_url(url: object, secret: str) -> str:
+def _check_base_url(url: object) -> str:
     if not isinstance(url, str):
         raise ConfigError(f"base_url: must be a string, got {type(url).__name__}")
-    parts = urlsplit(url.strip())
+    url = url.strip()
+    shown = _without_userinfo(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- reading it is what checks it
+    except ValueError as exc:
+        raise ConfigError(f"base_url: not a usable URL ({exc}), got {shown!r}") from None
+    if "@" in parts.netloc:
+        # Basic auth in the URL would be sent alongside the key, and it ends up in logs.
+        raise ConfigError(
+            f"base_url: must not carry a user name or password, got {shown!r}; remove them "
+            f"(the secret key goes in {ENV_SECRET_KEY}, and Smartpay takes no other credentials)"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"base_url: must be an http(s) URL like {DEFAULT_BASE_URL}, got {url!r}")
+        raise ConfigError(
+            f"base_url: must be an http(s) URL like {DEFAULT_BASE_URL}, got {shown!r}"
+        )
     if parts.query or parts.fragment:
-        raise ConfigError(f"base_url: must not carry a query or fragment, got {url!r}")
-    # A live key sent in clear text to anything but this machine would leak it on the wire.
-    live = secret.startswith("sk_live_")
-    if live and parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
-        raise ConfigError(f"base_url: a live key needs https (or a loopback host), got {url!r}")
-    return url.strip().rstrip("/")
+        raise ConfigError(f"base_url: must not carry a query or fragment, got {shown!r}")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        # The key travels in every request's Authorization header: over plain http anyone on
+        # the path reads it, whether it moves test money or real money.
+        secure = "https" + url[len("http") :]
+        raise ConfigError(
+            f"base_url: plain http:// would carry the secret key unencrypted to "
+            f"{parts.hostname}; use {secure.rstrip('/')} (http:// is accepted only for this "
+            f"machine: localhost, 127.0.0.0/8, ::1), got {shown!r}"
+        )
+    return url.rstrip("/")
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a URL's hostname) names this machine: ``localhost``, 127/8, ``::1``."""
+    host = host.lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def _without_userinfo(url: str) -> str:
+    """The URL fit to quote in a message: any ``user:password@`` replaced by ``***@``."""
+    return _USERINFO.sub(r"\1***@", url)
 
 
 def _number(name: str, value: object) -> float:

@@ -12,6 +12,9 @@ connection broke, read or total timeout      retried                    never (i
 400, 401, 403, 404, 422, any other 4xx       never                      never
 ===========================================  =========================  ==========================
 
+A 404 is ``NotFound`` only with Smartpay's ``order.not-found``, ``payment.not-found`` or
+``refund.not-found``; any other 404 is ``EndpointNotFound`` (the API prefix is wrong).
+
 Retries stop at ``max_attempts`` tries or when the next wait would carry the call past
 ``max_retry_time_s``, whichever comes first; the last error is then raised. That budget
 counts the call's own tries and waits, not time spent queued for the pace or a free slot. Waits are
@@ -29,10 +32,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from batch_refunds.errors import (
+    OBJECT_NOT_FOUND_CODES,
     REFUSED_BY_STATUS,
     ApiRefused,
     ApiUnavailable,
     Conflict,
+    EndpointNotFound,
     RateLimited,
     ServerError,
     SmartpayError,
@@ -40,6 +45,28 @@ from batch_refunds.errors import (
 
 RETRIED_STATUSES = "409, 429, 5xx"
 NEVER_RETRIED_STATUSES = "400, 401, 403, 404, 422 and every other 4xx"
+
+
+def error_class_for(status: int, error_code: str | None = None) -> type[SmartpayError]:
+    """The error class a non-2xx answer becomes; the class alone decides whether it is retried.
+
+    Only the HTTP status decides, except that a 404 is Smartpay's "no such object" only with
+    one of its object-not-found codes; any other 404 means the URL leads nowhere.
+    """
+    if status == 429:
+        return RateLimited
+    if status == 409:
+        return Conflict
+    if 500 <= status <= 599:
+        return ServerError
+    if status == 404 and error_code not in OBJECT_NOT_FOUND_CODES:
+        return EndpointNotFound
+    if status in REFUSED_BY_STATUS:
+        return REFUSED_BY_STATUS[status]
+    if 400 <= status <= 499:
+        return ApiRefused
+    # 1xx/3xx: redirects are not followed (a POST must not wander), so this is a surprise.
+    return SmartpayError
 
 
 def error_for_status(
@@ -52,7 +79,8 @@ def error_for_status(
     path: str | None = None,
     retry_after_s: float | None = None,
 ) -> SmartpayError:
-    """The error a non-2xx answer becomes; its class alone decides whether it is retried."""
+    """The error a non-2xx answer becomes (its class from ``error_class_for``)."""
+    kind = error_class_for(status, error_code)
     kw: dict[str, Any] = {
         "status": status,
         "error_code": error_code,
@@ -60,18 +88,9 @@ def error_for_status(
         "method": method,
         "path": path,
     }
-    if status == 429:
+    if kind is RateLimited:
         return RateLimited(message, retry_after_s=retry_after_s, **kw)
-    if status == 409:
-        return Conflict(message, **kw)
-    if 500 <= status <= 599:
-        return ServerError(message, **kw)
-    if status in REFUSED_BY_STATUS:
-        return REFUSED_BY_STATUS[status](message, **kw)
-    if 400 <= status <= 499:
-        return ApiRefused(message, **kw)
-    # 1xx/3xx: redirects are not followed (a POST must not wander), so this is a surprise.
-    return SmartpayError(message, **kw)
+    return kind(message, **kw)
 
 
 def is_retryable(error: SmartpayError, *, replay_safe: bool, request_sent: bool) -> bool:

@@ -81,6 +81,14 @@ def parse_refund_page(data: object) -> tuple[tuple[Refund, ...], str | None]:
     return tuple(parse_refund(item) for item in _list(obj.get("data"))), token or None
 
 
+def parse_collection(data: object) -> tuple[Any, ...]:
+    """Any list answer (``object: "collection"`` with a ``data`` array), items left unread."""
+    obj = _object(data, "collection")
+    if not isinstance(obj.get("data"), list):
+        raise WireError(f"collection.data: expected a JSON array, got {_kind(obj.get('data'))}")
+    return tuple(obj["data"])
+
+
 def parse_error_body(data: object) -> tuple[str | None, str | None, tuple[Any, ...]]:
     """``(errorCode, message, details)`` from an error body; all empty if it isn't one.
 

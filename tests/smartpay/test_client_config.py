@@ -84,13 +84,77 @@ def test_default_rate_floor_follows_a_slow_rate() -> None:
     assert ClientConfig(SECRET, min_rate_per_second=2.0).rate_floor_per_second == 2.0
 
 
-def test_live_key_refuses_plain_http_to_a_remote_host() -> None:
-    """A live key over http is allowed only to a loopback host, where the wire is this machine."""
-    live = "sk_live_Abc123"
-    with pytest.raises(ConfigError, match=r"^base_url: a live key needs https"):
-        ClientConfig(live, base_url="http://api.example.com/v1")
-    assert ClientConfig(live, base_url="http://127.0.0.1:8080/v1").live is True
-    assert ClientConfig("sk_test_abc", base_url="http://sandbox.internal/v1")
+@pytest.mark.parametrize("key", ["sk_live_Abc123", "sk_test_Abc123"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.example.com/v1",
+        "http://sandbox.internal:8700/v1",
+        "http://192.168.1.20:8700/v1",
+        "http://[fe80::1]:8700/v1",
+        "http://localhost.example.com/v1",
+        "http://127.0.0.1.nip.io/v1",
+        "HTTP://api.example.com/v1",
+    ],
+)
+def test_plain_http_to_another_host_is_refused_for_every_key(key: str, url: str) -> None:
+    """Over http:// the key would cross the network in clear text, test key or live key alike:
+    refused before any request, saying why and offering the https:// form."""
+    with pytest.raises(ConfigError, match=r"^base_url: plain http:// would carry") as caught:
+        ClientConfig(key, base_url=url)
+    message = str(caught.value)
+    assert "unencrypted" in message
+    assert "use https://" + url.split("://", 1)[1] in message
+    assert key not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8700/v1",
+        "http://LOCALHOST/v1",
+        "http://127.0.0.1:8700/v1",
+        "http://127.8.9.10/v1",
+        "http://[::1]:8700/v1",
+        "http://[::ffff:127.0.0.1]:8700/v1",
+        "https://api.example.com/v1",
+    ],
+)
+def test_plain_http_to_this_machine_and_https_anywhere_are_accepted(url: str) -> None:
+    """Loopback (localhost, 127.0.0.0/8, ::1) never leaves the machine, so http is fine there,
+    even with a live key; https is fine everywhere."""
+    assert ClientConfig("sk_live_Abc123", base_url=url).base_url == url
+    assert ClientConfig(SECRET, base_url=url).base_url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:hunter2pw@127.0.0.1:8700/v1",
+        "https://hunter2pw@api.smartpay.co/v1",
+        "http://:hunter2pw@localhost/v1",
+        "ftp://user:hunter2pw@example.com/v1",
+    ],
+)
+def test_credentials_in_the_prefix_are_refused_without_echoing_them(url: str) -> None:
+    """A user:password@ in the API prefix is a ConfigError that shows the URL with ***@ in
+    place of the credentials and says where the key belongs instead."""
+    with pytest.raises(ConfigError, match=r"^base_url: ") as caught:
+        ClientConfig(SECRET, base_url=url)
+    message = str(caught.value)
+    assert "hunter2pw" not in message
+    assert "***@" in message
+    if url.startswith("http"):
+        assert "user name or password" in message
+        assert "SMARTPAY_SECRET_KEY" in message
+
+
+@pytest.mark.parametrize("url", ["http://[::1/v1", "http://127.0.0.1:99999/v1"])
+def test_unparseable_prefix_is_a_config_error(url: str) -> None:
+    """A URL urllib cannot take apart (broken IPv6 brackets, port out of range) is a
+    ConfigError naming base_url, not a ValueError from deep inside."""
+    with pytest.raises(ConfigError, match=r"^base_url: not a usable URL"):
+        ClientConfig(SECRET, base_url=url)
 
 
 def test_base_url_trailing_slash_is_dropped() -> None:
@@ -111,9 +175,9 @@ def test_from_env_reads_both_variables_and_strips_them() -> None:
 
 def test_from_env_arguments_win_over_the_environment() -> None:
     """An explicit secret or base URL overrides the environment's."""
-    env = {"SMARTPAY_SECRET_KEY": "sk_test_fromenv", "SMARTPAY_API_PREFIX": "http://a.test/v1"}
-    config = ClientConfig.from_env(env, secret_key=SECRET, base_url="http://b.test/v1")
-    assert (config.secret_key, config.base_url) == (SECRET, "http://b.test/v1")
+    env = {"SMARTPAY_SECRET_KEY": "sk_test_fromenv", "SMARTPAY_API_PREFIX": "https://a.test/v1"}
+    config = ClientConfig.from_env(env, secret_key=SECRET, base_url="https://b.test/v1")
+    assert (config.secret_key, config.base_url) == (SECRET, "https://b.test/v1")
 
 
 def test_from_env_without_prefix_uses_the_public_api() -> None:

@@ -246,9 +246,87 @@ async def test_401_never_shows_the_secret(mocked: aioresponses, fake_time: FakeT
     async with make_client(fake_time) as client:
         with pytest.raises(errors.Unauthorized) as caught:
             await client.get_refund("refund_test_r1")
-    assert str(caught.value) == "401 the secret key was not accepted (GET /refunds/refund_test_r1)"
+    assert str(caught.value) == (
+        "401 the secret key (sk_test_***) was not accepted by https://api.smartpay.test/v1: "
+        "a test key against the live API or the other way round, or a key mistyped or revoked; "
+        "set the right key in SMARTPAY_SECRET_KEY (or pass --secret-file) "
+        "(GET /refunds/refund_test_r1)"
+    )
     assert caught.value.code == "http.401"
     assert SECRET not in repr(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("<html><body><h1>404 Not Found</h1>nginx</body></html>", "text/html"),
+        ('{"statusCode": 404}', "application/json"),
+        ('{"statusCode": 404, "errorCode": "resource.not-found"}', "application/json"),
+    ],
+)
+async def test_a_404_from_no_smartpay_route_is_endpoint_not_found(
+    mocked: aioresponses, fake_time: FakeTime, body: str, content_type: str
+) -> None:
+    """A proxy's HTML page, a JSON 404 without errorCode or with an unknown one: raised after one
+    try as EndpointNotFound, whose message blames the API prefix and shows it."""
+    mocked.post(REFUNDS, status=404, body=body, content_type=content_type, repeat=True)
+    async with make_client(fake_time) as client:
+        with pytest.raises(errors.EndpointNotFound) as caught:
+            await client.create_refund(BODY, idempotency_key=KEY)
+    assert caught.value.status == 404
+    assert caught.value.message.startswith(
+        "nothing answers like Smartpay under the API prefix https://api.smartpay.test/v1"
+    )
+    assert "SMARTPAY_API_PREFIX" in caught.value.message
+    assert len(calls(mocked, "POST", REFUNDS)) == 1
+    assert fake_time.sleeps == []
+
+
+async def test_a_404_naming_the_object_keeps_smartpays_message(
+    mocked: aioresponses, fake_time: FakeTime
+) -> None:
+    """404 payment.not-found is a plain NotFound about that payment, with Smartpay's words."""
+    mocked.post(
+        REFUNDS,
+        status=404,
+        payload={
+            "statusCode": 404,
+            "errorCode": "payment.not-found",
+            "message": "Payment payment_test_p1 not found",
+        },
+    )
+    async with make_client(fake_time) as client:
+        with pytest.raises(errors.NotFound) as caught:
+            await client.create_refund(BODY, idempotency_key=KEY)
+    assert type(caught.value) is errors.NotFound
+    assert caught.value.message == "Payment payment_test_p1 not found"
+
+
+ORDERS_PROBE = f"{BASE}/orders?expand=no&maxResults=1"
+
+
+async def test_check_access_retries_like_any_get_then_returns(
+    mocked: aioresponses, fake_time: FakeTime
+) -> None:
+    """check_access is one GET /orders?maxResults=1: a 503 is retried, an empty list passes."""
+    mocked.get(ORDERS_PROBE, status=503)
+    mocked.get(ORDERS_PROBE, payload={"object": "collection", "data": []})
+    async with make_client(fake_time) as client:
+        await client.check_access()
+    assert len(calls(mocked, "GET", ORDERS_PROBE)) == 2
+    assert len(fake_time.sleeps) == 1
+
+
+@pytest.mark.parametrize("payload", [{"object": "order", "id": "x"}, {"results": 0}, []])
+async def test_check_access_refuses_a_200_that_is_no_order_list(
+    mocked: aioresponses, fake_time: FakeTime, payload: Any
+) -> None:
+    """A 200 whose body is not a collection (some other service under that prefix) is an
+    error, not a pass."""
+    mocked.get(ORDERS_PROBE, payload=payload)
+    async with make_client(fake_time) as client:
+        with pytest.raises(errors.SmartpayError, match="unexpected response"):
+            await client.check_access()
 
 
 async def test_an_echoed_secret_is_scrubbed(mocked: aioresponses, fake_time: FakeTime) -> None:

@@ -29,14 +29,43 @@ from batch_refunds.smartpay import retry
 )
 def test_status_maps_to_its_error_class(status: int, kind: type[errors.SmartpayError]) -> None:
     """Each HTTP status becomes exactly the error class the hierarchy promises."""
-    error = retry.error_for_status(status, "m", error_code="x.y", method="GET", path="/p")
+    code = "order.not-found" if status == 404 else "x.y"
+    error = retry.error_for_status(status, "m", error_code=code, method="GET", path="/p")
     assert type(error) is kind
     assert (error.status, error.error_code, error.method, error.path) == (
         status,
-        "x.y",
+        code,
         "GET",
         "/p",
     )
+
+
+@pytest.mark.parametrize("code", ["order.not-found", "payment.not-found", "refund.not-found"])
+def test_404_with_an_object_not_found_code_is_plain_not_found(code: str) -> None:
+    """Smartpay's three object-not-found codes make a 404 a NotFound about that object, not a
+    configuration error."""
+    error = retry.error_for_status(404, "m", error_code=code)
+    assert type(error) is errors.NotFound
+    assert not isinstance(error, errors.CONFIGURATION_ERRORS)
+
+
+@pytest.mark.parametrize("code", [None, "resource.not-found", "route.not-found", "Order.Not-Found"])
+def test_any_other_404_is_endpoint_not_found(code: str | None) -> None:
+    """A 404 without one of those codes (none at all, the sandbox's resource.not-found, anything
+    else) is EndpointNotFound: still a NotFound, a configuration error, never retried."""
+    error = retry.error_for_status(404, "m", error_code=code)
+    assert type(error) is errors.EndpointNotFound
+    assert isinstance(error, errors.NotFound)
+    assert isinstance(error, errors.CONFIGURATION_ERRORS)
+    assert not retry.is_retryable(error, replay_safe=True, request_sent=True)
+
+
+def test_configuration_errors_are_the_401_and_the_endpoint_404() -> None:
+    """CONFIGURATION_ERRORS holds exactly Unauthorized and EndpointNotFound."""
+    assert (errors.Unauthorized, errors.EndpointNotFound) == errors.CONFIGURATION_ERRORS
+    assert isinstance(retry.error_for_status(401, "m"), errors.CONFIGURATION_ERRORS)
+    for status in (400, 403, 422, 429, 500):
+        assert not isinstance(retry.error_for_status(status, "m"), errors.CONFIGURATION_ERRORS)
 
 
 def test_redirect_is_neither_refused_nor_unavailable() -> None:
