@@ -28,7 +28,7 @@ from batch_refunds import identity as ids
 from batch_refunds.allocation import Part
 from batch_refunds.api import SmartpayApi
 from batch_refunds.attempts import counting
-from batch_refunds.errors import ApiRefused, SmartpayError
+from batch_refunds.errors import CONFIGURATION_ERRORS, ApiRefused, SmartpayError
 from batch_refunds.journal import PENDING, Intent, Journal
 from batch_refunds.models import (
     CreateRefund,
@@ -177,6 +177,13 @@ class Engine:
                             f"Smartpay created refund {refund.id} with status {refund.status}",
                             error_code="refund.failed",
                         )
+                except CONFIGURATION_ERRORS as exc:
+                    # Not this row's fault, and nothing was made: the intent stays pending,
+                    # so a re-run with the key or prefix fixed looks it up, then resends it.
+                    self._stopper.configuration(exc)
+                    reason = self._stopper.reason()
+                    assert reason is not None
+                    failure = (Status.FAILED, *reason)
                 except ApiRefused as exc:
                     self._stopper.succeeded()
                     refused.append((key, exc.code, exc.message))
@@ -252,6 +259,11 @@ class Engine:
     def stop_reason(self) -> str | None:
         """Why this run stopped before trying every row, or ``None``."""
         return self._stopper.summary()
+
+    @property
+    def misconfigured(self) -> bool:
+        """The key or the API prefix proved wrong (a 401, or a 404 from no Smartpay route)."""
+        return self._stopper.misconfigured is not None
 
     def unsent_outcomes(
         self, requests: Sequence[RefundRequest], code: str, message: str

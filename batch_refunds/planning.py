@@ -21,7 +21,13 @@ from enum import Enum
 from batch_refunds import identity as ids
 from batch_refunds.allocation import Part, Shortfall, allocate
 from batch_refunds.api import SmartpayApi
-from batch_refunds.errors import ApiRefused, ApiUnavailable, NotFound, SmartpayError
+from batch_refunds.errors import (
+    CONFIGURATION_ERRORS,
+    ApiRefused,
+    ApiUnavailable,
+    NotFound,
+    SmartpayError,
+)
 from batch_refunds.journal import PENDING, REFUSED, SUCCEEDED, Intent, Journal
 from batch_refunds.ledger import (
     OrderView,
@@ -84,12 +90,19 @@ class Plan:
 
 @dataclass(slots=True)
 class Stopper:
-    """Stops the run early when the API is plainly down, or when asked to."""
+    """Stops the run early when the API is plainly down, misconfigured, or when asked to."""
 
     limit: int
     requested: asyncio.Event
     consecutive: int = 0
     tripped: bool = False
+    misconfigured: SmartpayError | None = None
+
+    def configuration(self, exc: SmartpayError) -> None:
+        """The key or the API prefix is wrong (see ``errors.CONFIGURATION_ERRORS``): every
+        later request would fail the same way, so nothing more is sent."""
+        if self.misconfigured is None:
+            self.misconfigured = exc
 
     def failed(self) -> None:
         self.consecutive += 1
@@ -100,6 +113,11 @@ class Stopper:
         self.consecutive = 0
 
     def reason(self) -> tuple[str, str] | None:
+        if self.misconfigured is not None:
+            return (
+                "run.misconfigured",
+                f"{self.misconfigured.message}; nothing more was sent — fix it and re-run",
+            )
         if self.requested.is_set():
             return ("run.interrupted", "interrupted before this row was sent; re-run to finish it")
         if self.tripped:
@@ -112,6 +130,8 @@ class Stopper:
 
     def summary(self) -> str | None:
         """Why the run as a whole ended early, for the person reading its summary."""
+        if self.misconfigured is not None:
+            return f"{self.misconfigured.message}; rows not yet sent are failed — fix it and re-run"
         if self.requested.is_set():
             return "interrupted (Ctrl-C or SIGTERM): rows not yet sent are failed; re-run to finish"
         if self.tripped:
@@ -135,6 +155,25 @@ class Planner:
     def __post_init__(self) -> None:
         self._scanner = RefundScanner(self.api)
         self._identities: frozenset[str] = frozenset()
+        self._access = asyncio.Lock()
+        self._access_checked = False
+
+    async def _check_access(self) -> None:
+        """Before the first request of the run, prove the key and the API prefix with one
+        cheap read (only when some row needs Smartpay: a finished file sends nothing). An
+        answer that is no verdict on them (a 5xx, a timeout) leaves each row to find out."""
+        async with self._access:
+            if self._access_checked:
+                return
+            self._access_checked = True
+            try:
+                await self.api.check_access()
+            except CONFIGURATION_ERRORS as exc:
+                self.stopper.configuration(exc)
+            except ApiUnavailable:
+                self.stopper.failed()
+            except SmartpayError:
+                pass
 
     def row_plans(self, requests: Sequence[RefundRequest]) -> list[RowPlan]:
         plans: list[RowPlan] = []
@@ -165,6 +204,7 @@ class Planner:
             pending_rows.append(p)
         if not pending_rows:
             return
+        await self._check_access()
         if (reason := self.stopper.reason()) is not None:
             for p in pending_rows:
                 fail(p, *reason)
@@ -172,9 +212,8 @@ class Planner:
         try:
             view = await self._fetch_view(pending_rows[0].request)
         except SmartpayError as exc:
-            self._note(exc)
             for p in pending_rows:
-                (reject if isinstance(exc, ApiRefused) else fail)(p, exc.code, exc.message)
+                self._refused_or_failed(p, exc)
             return
         self.stopper.succeeded()
         books = reference_books(
@@ -186,8 +225,7 @@ class Planner:
             try:
                 await self._plan_row(p, view, books.get(p.reference))
             except SmartpayError as exc:
-                self._note(exc)
-                (reject if isinstance(exc, ApiRefused) else fail)(p, exc.code, exc.message)
+                self._refused_or_failed(p, exc)
 
     async def _plan_row(self, p: RowPlan, view: OrderView, book: ReferenceBook | None) -> None:
         request = p.request
@@ -348,11 +386,20 @@ class Planner:
             payment.add_refund(found)
         return found
 
-    def _note(self, exc: SmartpayError) -> None:
+    def _refused_or_failed(self, p: RowPlan, exc: SmartpayError) -> None:
+        """A row whose planning failed: ``rejected`` when Smartpay refused it, ``failed`` (safe
+        to re-run) when the answer was unknown or said the tool itself is misconfigured."""
+        if isinstance(exc, CONFIGURATION_ERRORS):
+            self.stopper.configuration(exc)
+            reason = self.stopper.reason()
+            assert reason is not None
+            fail(p, *reason)
+            return
         if isinstance(exc, ApiUnavailable):
             self.stopper.failed()
         else:
             self.stopper.succeeded()
+        (reject if isinstance(exc, ApiRefused) else fail)(p, exc.code, exc.message)
 
 
 def _group_key(request: RefundRequest) -> str:

@@ -225,7 +225,9 @@ async def run_batch(
     summary = _summary(
         options, run_id, digest, all_outcomes, hooks.request_counts(),
         started=started, finished=finished, duration_s=monotonic() - started_mono,
-        exit_code=_exit_code(all_outcomes, guard=guard, interrupted=interrupted),
+        exit_code=_exit_code(
+            all_outcomes, guard=guard, interrupted=interrupted, misconfigured=engine.misconfigured
+        ),
         warnings=loaded.warnings, stop_reason=engine.stop_reason(),
     )  # fmt: skip
     report = RunReport(
@@ -275,11 +277,15 @@ def _held_back(outcome: RowOutcome, guard: Guard) -> RowOutcome:
     return replace(outcome, status=Status.FAILED, error_code=guard.code, message=guard.message)
 
 
-def _exit_code(outcomes: list[RowOutcome], *, guard: Guard | None, interrupted: bool) -> int:
+def _exit_code(
+    outcomes: list[RowOutcome], *, guard: Guard | None, interrupted: bool, misconfigured: bool
+) -> int:
     if interrupted:
         return EXIT_INTERRUPTED
     if guard is not None:
         return EXIT_NOT_STARTED
+    if misconfigured and not any(o.attempts for o in outcomes):
+        return EXIT_NOT_STARTED  # the key or prefix is wrong and no refund was even tried
     if all(o.status in _DONE for o in outcomes):
         return EXIT_OK
     return EXIT_ROWS_NOT_DONE

@@ -60,7 +60,8 @@ class Harness:
     async def run(self, path: Path, *, mode: str = "run", **options: Any) -> RunResult:
         self.runs += 1
         config = ClientConfig(
-            secret_key=KEY, base_url=self.server.base_url, rate_per_second=1000.0,
+            secret_key=options.pop("key", KEY),
+            base_url=options.pop("base_url", self.server.base_url), rate_per_second=1000.0,
             max_in_flight=8, max_attempts=options.pop("max_attempts", 5),
         )  # fmt: skip
         progress = Progress()

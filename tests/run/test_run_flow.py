@@ -12,13 +12,14 @@ from tests.run.conftest import KEY, Harness, statuses
 
 
 async def test_full_run_refunds_every_row_with_two_requests_each(harness: Harness) -> None:
-    """Fresh single-payment orders: each row is one GET and one POST, and is refunded."""
+    """Fresh single-payment orders: each row is one GET and one POST, and is refunded; the
+    run adds one request of its own, proving the key and the API prefix first."""
     orders = [harness.order(5000, 5000) for _ in range(3)]
     path = harness.write([(oid, None, 1200, f"RET-{i}") for i, (oid, _) in enumerate(orders)])
     result = await harness.run(path)
     assert statuses(result) == [Status.REFUNDED] * 3
     assert result.summary.exit_code == EXIT_OK
-    assert result.summary.requests.total == 6
+    assert result.summary.requests.total == 1 + 6
     for _, (pid,) in orders:
         (refund,) = harness.refunds(pid)
         assert refund.amount == 1200

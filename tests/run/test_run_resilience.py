@@ -126,7 +126,7 @@ async def test_run_stops_early_when_the_api_is_down(harness: Harness) -> None:
     )  # fmt: skip
     codes = [o.error_code for o in result.outcomes]
     assert set(statuses(result)) == {Status.FAILED}
-    assert codes.count("run.stopped-early") == 10
+    assert codes.count("run.stopped-early") == 11  # the access check was the first failure
     assert harness.server.state.stats.injected_failures == 20
 
 
