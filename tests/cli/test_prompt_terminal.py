@@ -6,6 +6,7 @@ import asyncio
 import csv
 import fcntl
 import os
+import signal
 import sys
 import termios
 from pathlib import Path
@@ -129,6 +130,17 @@ async def test_ctrl_c_or_ctrl_d_at_the_question_ends_the_run_at_once_with_130(
     assert _nothing_sent(server)
     assert "Stopped at the question: nothing was sent." in terminal.text()
     assert "stopping: no new rows will start" not in terminal.text()
+
+
+async def test_sigterm_at_the_question_ends_the_run_at_once_with_130(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """SIGTERM while the question waits: exit 130 straight away, no refund POST."""
+    server = await make_sandbox()
+    process, terminal = await _run_until_asked(server, tmp_path)
+    process.send_signal(signal.SIGTERM)
+    assert await _exit_code(process, terminal) == 130, terminal.text()
+    assert _nothing_sent(server)
 
 
 async def test_y_is_not_yes(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
