@@ -195,7 +195,8 @@ async def _ask(
 
     Returns False as soon as ``stop`` is set (Ctrl-C, SIGTERM) or the input ends (Ctrl-D),
     without waiting for Enter; at the end of input it sets ``stop`` itself, so the run ends
-    as interrupted. Anything else typed is a no: only the word the prompt names sends money.
+    as interrupted. Anything else typed is a no: only the word the prompt names sends money,
+    and only when typed after the question was shown.
     """
     stdin = sys.stdin if stdin is None else stdin
     out = sys.stderr if out is None else out
@@ -205,6 +206,7 @@ async def _ask(
         f" {totals.invalid_rows} invalid).\n{CONFIRM_PROMPT}"
     )
     out.flush()
+    _discard_type_ahead(stdin)
     answer = await _read_line(stdin, stop)
     if answer is None:
         stop.set()
@@ -216,6 +218,18 @@ async def _ask(
     out.write(f"Cancelled: nothing was sent (only '{CONFIRM_WORD}' sends).\n")
     out.flush()
     return False
+
+
+def _discard_type_ahead(stdin: TextIO) -> None:
+    """Drop what was typed on the terminal before the question appeared: an Enter or a 'yes'
+    pressed during planning answers nothing the person has read."""
+    try:
+        import termios  # POSIX only; elsewhere there is nothing to drop this way
+    except ImportError:
+        return
+    with contextlib.suppress(AttributeError, ValueError, OSError, termios.error):
+        if stdin.isatty():
+            termios.tcflush(stdin.fileno(), termios.TCIFLUSH)
 
 
 async def _read_line(stdin: TextIO, stop: asyncio.Event) -> str | None:

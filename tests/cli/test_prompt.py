@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import io
 import os
+import select
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,3 +156,24 @@ async def test_a_regular_file_as_stdin_is_read_too(
             _ask(TOTALS, asyncio.Event(), stdin=stdin, out=PromptOut()), BOUND_S
         )
     assert result is expected
+
+
+async def test_keys_typed_before_the_question_answer_nothing() -> None:
+    """A 'yes' typed on the terminal while the plan was being made is dropped: only what is
+    typed after the question counts."""
+    parent_fd, child_fd = os.openpty()
+    stdin = os.fdopen(child_fd, "r", encoding="utf-8")
+    try:
+        os.write(parent_fd, b"yes\n")
+        readable, _, _ = select.select([child_fd], [], [], BOUND_S)  # the line has arrived
+        assert readable
+        stop = asyncio.Event()
+        out = PromptOut()
+        asking = asyncio.create_task(_ask(TOTALS, stop, stdin=stdin, out=out))
+        await asyncio.wait_for(out.asked.wait(), BOUND_S)
+        os.write(parent_fd, b"no\n")
+        assert await asyncio.wait_for(asking, BOUND_S) is False
+        assert "only 'yes' sends" in out.getvalue()
+    finally:
+        stdin.close()
+        os.close(parent_fd)
