@@ -200,13 +200,14 @@ async def _ask(
     """
     stdin = sys.stdin if stdin is None else stdin
     out = sys.stderr if out is None else out
+    # Before the question is shown, so that nothing typed after it can be lost.
+    _discard_type_ahead(stdin)
     out.write(
         f"\nAbout to refund {format_yen(totals.total_to_send)} over {totals.rows_to_send} row(s)"
         f" ({totals.already_refunded_rows} already refunded, {totals.rejected_rows} rejected,"
         f" {totals.invalid_rows} invalid).\n{CONFIRM_PROMPT}"
     )
     out.flush()
-    _discard_type_ahead(stdin)
     answer = await _read_line(stdin, stop)
     if answer is None:
         stop.set()
