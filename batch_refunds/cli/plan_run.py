@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from batch_refunds.cli.common import (
     add_api_options,
@@ -24,7 +27,6 @@ from batch_refunds.exit_codes import EXIT_NOT_STARTED
 from batch_refunds.money import format_yen
 
 if TYPE_CHECKING:
-    from batch_refunds.cli.render import ProgressPrinter
     from batch_refunds.journal import Journal
     from batch_refunds.runner import PlanTotals, RunOptions, RunResult
     from batch_refunds.smartpay.config import ClientConfig
@@ -133,15 +135,26 @@ async def run_in_terminal(
     progress = Progress()
     printer = ProgressPrinter(progress, sys.stderr)
     stop = asyncio.Event()
+    asking = False
 
     def on_phase(name: str, rows: int) -> None:
         progress.start_phase(name, rows, time.monotonic())
 
     async def confirm(totals: PlanTotals) -> bool:
+        nonlocal asking
         printer.pause()
-        answer = await asyncio.to_thread(_ask, totals)
-        printer.resume()
-        return answer
+        asking = True
+        try:
+            return await _ask(totals, stop)
+        finally:
+            asking = False
+            printer.resume()
+
+    def on_stop_signal() -> None:
+        # At the question nothing is in flight: the prompt says what happened instead.
+        if not stop.is_set() and not asking:
+            printer.note("stopping: no new rows will start; finishing the ones in flight…")
+        stop.set()
 
     async with SmartpayClient(config, hook=progress.on_event) as client:
         hooks = RunHooks(
@@ -154,7 +167,7 @@ async def run_in_terminal(
 
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, _stopper(stop, printer))
+            loop.add_signal_handler(signum, on_stop_signal)
         printer.start()
         try:
             return await run_batch(options, api=client, journal=journal, hooks=hooks, stop=stop)
@@ -164,27 +177,139 @@ async def run_in_terminal(
                 loop.remove_signal_handler(signum)
 
 
-def _stopper(stop: asyncio.Event, printer: ProgressPrinter) -> Callable[[], None]:
-    def handler() -> None:
-        if not stop.is_set():
-            printer.note("stopping: no new rows will start; finishing the ones in flight…")
-        stop.set()
-
-    return handler
+CONFIRM_WORD = "yes"
+CONFIRM_PROMPT = (
+    f"Send these refunds? Type '{CONFIRM_WORD}' (lower case) to send them, anything else to "
+    "cancel: "
+)
 
 
-def _ask(totals: PlanTotals) -> bool:
-    print(
+async def _ask(
+    totals: PlanTotals,
+    stop: asyncio.Event,
+    *,
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+) -> bool:
+    """Show the plan and ask; True only for the exact word ``yes`` (surrounding spaces aside).
+
+    Returns False as soon as ``stop`` is set (Ctrl-C, SIGTERM) or the input ends (Ctrl-D),
+    without waiting for Enter; at the end of input it sets ``stop`` itself, so the run ends
+    as interrupted. Anything else typed is a no: only the word the prompt names sends money,
+    and only when typed after the question was shown.
+    """
+    stdin = sys.stdin if stdin is None else stdin
+    out = sys.stderr if out is None else out
+    # Before the question is shown, so that nothing typed after it can be lost.
+    _discard_type_ahead(stdin)
+    out.write(
         f"\nAbout to refund {format_yen(totals.total_to_send)} over {totals.rows_to_send} row(s)"
         f" ({totals.already_refunded_rows} already refunded, {totals.rejected_rows} rejected,"
-        f" {totals.invalid_rows} invalid).",
-        file=sys.stderr,
+        f" {totals.invalid_rows} invalid).\n{CONFIRM_PROMPT}"
     )
-    try:
-        answer = input("Send these refunds? Type 'yes' to continue: ")
-    except EOFError:
+    out.flush()
+    answer = await _read_line(stdin, stop)
+    if answer is None:
+        stop.set()
+        out.write("\nStopped at the question: nothing was sent.\n")
+        out.flush()
         return False
-    return answer.strip().lower() in {"yes", "y"}
+    if answer.strip() == CONFIRM_WORD:
+        return True
+    out.write(f"Cancelled: nothing was sent (only '{CONFIRM_WORD}' sends).\n")
+    out.flush()
+    return False
+
+
+def _discard_type_ahead(stdin: TextIO) -> None:
+    """Drop what was typed on the terminal before the question appeared: an Enter or a 'yes'
+    pressed during planning answers nothing the person has read."""
+    try:
+        import termios  # POSIX only; elsewhere there is nothing to drop this way
+    except ImportError:
+        return
+    with contextlib.suppress(AttributeError, ValueError, OSError, termios.error):
+        if stdin.isatty():
+            termios.tcflush(stdin.fileno(), termios.TCIFLUSH)
+
+
+async def _read_line(stdin: TextIO, stop: asyncio.Event) -> str | None:
+    """One line typed on ``stdin`` (without its newline), or None at the end of input or once
+    ``stop`` is set, whichever comes first.
+
+    The event loop watches the descriptor (``add_reader``), so no thread sits blocked in
+    ``read()`` after a Ctrl-C: ``input()`` in ``asyncio.to_thread`` would keep the process
+    waiting for Enter, and the executor's thread would hold up interpreter exit. Where the
+    loop cannot watch stdin (a regular file; Windows), a daemon thread reads instead, which
+    exit does not wait for. Input ending before a newline (Ctrl-D after typing) is not an
+    answer.
+    """
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str | None] = loop.create_future()
+
+    def finish(value: str | None) -> None:
+        if not line.done():
+            line.set_result(value)
+
+    watched = _watch_for_line(loop, stdin, finish)
+    if watched is None:
+        _read_line_in_daemon_thread(loop, stdin, finish)
+    stopped = loop.create_task(stop.wait())
+    stopped.add_done_callback(lambda _: finish(None))
+    try:
+        answer = await line
+    finally:
+        stopped.cancel()
+        if watched is not None:
+            loop.remove_reader(watched)
+    return None if stop.is_set() else answer
+
+
+def _watch_for_line(
+    loop: asyncio.AbstractEventLoop, stdin: TextIO, finish: Callable[[str | None], None]
+) -> int | None:
+    """Have the loop read ``stdin`` as it becomes readable; the descriptor, or None if it can't."""
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, ValueError, OSError):
+        return None
+    encoding = getattr(stdin, "encoding", None) or "utf-8"
+    pending = bytearray()
+
+    def on_readable() -> None:
+        try:
+            chunk = os.read(fd, 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            finish(None)
+            return
+        pending.extend(chunk)
+        if b"\n" in pending:
+            finish(bytes(pending).split(b"\n", 1)[0].decode(encoding, "replace"))
+
+    try:
+        loop.add_reader(fd, on_readable)
+    except (NotImplementedError, ValueError, OSError):  # e.g. EPERM for a regular file
+        return None
+    return fd
+
+
+def _read_line_in_daemon_thread(
+    loop: asyncio.AbstractEventLoop, stdin: TextIO, finish: Callable[[str | None], None]
+) -> None:
+    def read() -> None:
+        try:
+            text: str | None = stdin.readline()
+        except (OSError, ValueError):
+            text = None
+        answer = text[:-1] if text and text.endswith("\n") else None
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+            loop.call_soon_threadsafe(finish, answer)
+
+    threading.Thread(target=read, name="confirm-prompt", daemon=True).start()
 
 
 def _default_out(input_path: Path) -> Path:

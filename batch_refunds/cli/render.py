@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
+import unicodedata
 from typing import TYPE_CHECKING, TextIO
 
 from batch_refunds.models import Status
@@ -17,18 +19,65 @@ if TYPE_CHECKING:
 TTY_REFRESH_S = 0.25
 LOG_EVERY_S = 5.0
 BAR_WIDTH = 24
+DEFAULT_TERMINAL_COLUMNS = 80  # when the terminal will not say how wide it is
+LOG_LINE_WIDTH = 1_000  # log lines are never redrawn, so nothing needs dropping from them
+_SEPARATOR = " · "
 
 
-def progress_line(s: Snapshot, *, bar: bool) -> str:
-    done = f"{s.rows_done}/{s.rows_total} rows"
+def progress_line(s: Snapshot, *, bar: bool, width: int) -> str:
+    """One progress line at most ``width`` columns wide, dropping or shortening fields to fit.
+
+    Kept first: the phase, rows done/total and yen refunded (their words go before they
+    do); then the ETA; then the rate; then the request, retry and 429 counts; the bar only
+    when everything else fits beside it. Shown in the order phase, rows, yen, rate, ETA,
+    counts. A full-width character (none today) counts as two columns.
+    """
+    done = f"{s.rows_done:,}/{s.rows_total:,}"
+    yen = format_yen(s.refunded_yen)
+    cores = [
+        f"{s.phase}: {done} rows · {yen} refunded",
+        f"{s.phase}: {done} · {yen} refunded",
+        f"{s.phase}: {done} · {yen}",
+        f"{s.phase}: {done} {yen}",
+    ]
+    eta = f"ETA {_duration(s.eta_s)}" if s.eta_s is not None and s.rows_done else "ETA –"
+    rate = f"{s.rows_per_s:.1f} rows/s"
+    counts = f"{s.requests:,} requests, {s.retried:,} retried, {s.rate_limited:,}×429"
+    # (rank, text) in display order; rank 0 is dropped last.
+    optional = [(1, rate), (0, eta), (2, counts)]
+
+    def line(core: str, kept: int) -> str:
+        return _SEPARATOR.join([core, *(text for rank, text in optional if rank < kept)])
+
+    candidates = []
     if bar and s.rows_total:
         filled = round(BAR_WIDTH * s.rows_done / s.rows_total)
-        done = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}"
-    eta = f"ETA {_duration(s.eta_s)}" if s.eta_s is not None and s.rows_done else "ETA –"
-    return (
-        f"{s.phase}: {done} · {format_yen(s.refunded_yen)} refunded · {s.rows_per_s:.1f} rows/s · "
-        f"{eta} · {s.requests} requests, {s.retried} retried, {s.rate_limited}×429"
-    )
+        drawn = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}]"
+        candidates.append(line(f"{s.phase}: {drawn} {done} rows · {yen} refunded", 3))
+    candidates += [line(core, kept) for kept in range(3, -1, -1) for core in cores]
+    for candidate in candidates:
+        if _columns(candidate) <= width:
+            return candidate
+    return _cut(cores[-1], width)
+
+
+def _columns(text: str) -> int:
+    """How many terminal columns ``text`` takes: East Asian wide and full-width count two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns, an ellipsis marking the cut."""
+    if width <= 0:
+        return ""
+    kept: list[str] = []
+    used = 0
+    for char in text:
+        used += _columns(char)
+        if used > width - 1:
+            break
+        kept.append(char)
+    return "".join(kept) + "…"
 
 
 def _duration(seconds: float) -> str:
@@ -79,13 +128,37 @@ class ProgressPrinter:
             if not self._paused:
                 self._draw()
 
+    def width(self) -> int:
+        """The columns a line may take: one less than the terminal's (a line reaching the last
+        column makes some terminals wrap, and every redraw would then scroll); unlimited for
+        a log."""
+        if not self._tty:
+            return LOG_LINE_WIDTH
+        return terminal_columns(self._stream) - 1
+
     def _draw(self, *, final: bool = False) -> None:
-        line = progress_line(self._progress.snapshot(time.monotonic()), bar=self._tty)
+        snapshot = self._progress.snapshot(time.monotonic())
+        line = progress_line(snapshot, bar=self._tty, width=self.width())
         if self._tty:
             self._stream.write(f"\r\x1b[K{line}" + ("\n" if final else ""))
         else:
             self._stream.write(f"{time.strftime('%H:%M:%S')} {line}\n")
         self._stream.flush()
+
+
+def terminal_columns(stream: TextIO) -> int:
+    """How wide the terminal behind ``stream`` is: asked each time, so a resize is followed;
+    else ``$COLUMNS``; else 80."""
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        columns = 0
+    if columns <= 0:  # a pseudo-terminal nobody sized reports 0
+        try:
+            columns = int(os.environ.get("COLUMNS", ""))
+        except ValueError:
+            columns = 0
+    return columns if columns > 0 else DEFAULT_TERMINAL_COLUMNS
 
 
 def print_summary(result: RunResult, out: TextIO) -> None:
