@@ -212,7 +212,9 @@ async def run_batch(
         else:
             guard = _max_total_guard(options, totals)
             if guard is None and not await _confirmed(hooks, totals, engine.stop):
-                guard = Guard("run.not-confirmed", "nothing was sent, as asked")
+                guard = Guard(
+                    "run.not-confirmed", "the confirmation was not given: nothing was sent"
+                )
             if guard is None:
                 _phase(hooks, "refunding", len(plan.rows))
                 await engine.execute(plan)

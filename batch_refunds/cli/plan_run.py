@@ -204,8 +204,10 @@ async def _ask(
     _discard_type_ahead(stdin)
     out.write(
         f"\nAbout to refund {format_yen(totals.total_to_send)} over {totals.rows_to_send} row(s)"
-        f" ({totals.already_refunded_rows} already refunded, {totals.rejected_rows} rejected,"
-        f" {totals.invalid_rows} invalid).\n{CONFIRM_PROMPT}"
+        f" (requested {format_yen(totals.requested)}, already refunded"
+        f" {format_yen(totals.already_refunded)}).\n"
+        f"Rows: {totals.already_refunded_rows} already refunded, {totals.rejected_rows} rejected,"
+        f" {totals.held_rows} held, {totals.invalid_rows} invalid.\n{CONFIRM_PROMPT}"
     )
     out.flush()
     answer = await _read_line(stdin, stop)

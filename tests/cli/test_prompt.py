@@ -24,6 +24,8 @@ TOTALS = PlanTotals(
     invalid_rows=0,
     rejected_rows=1,
     already_refunded_rows=0,
+    requested=14_000,
+    already_refunded=1_200,
 )
 BOUND_S = 5.0  # a bound on waiting for the prompt to return, never a timing being proven
 
@@ -77,6 +79,7 @@ async def test_yes_sends(typed: bytes) -> None:
     result, stopped, printed = await answer(typed)
     assert (result, stopped) == (True, False)
     assert "About to refund ¥12,800 over 2 row(s)" in printed
+    assert "(requested ¥14,000, already refunded ¥1,200)" in printed
 
 
 @pytest.mark.parametrize(
