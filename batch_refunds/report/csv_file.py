@@ -12,7 +12,7 @@ import csv
 import io
 from typing import BinaryIO
 
-from batch_refunds.report.model import ROW_COLUMNS, RunReport, row_cells, rows_in_order
+from batch_refunds.report.model import RunReport, report_row_cells, rows_in_order
 
 ENCODING = "utf-8-sig"  # writes the BOM before the first byte
 LINE_TERMINATOR = "\r\n"
@@ -23,8 +23,8 @@ def write_csv(report: RunReport, stream: BinaryIO) -> None:
     text = io.TextIOWrapper(stream, encoding=ENCODING, newline="")
     try:
         writer = csv.writer(text, lineterminator=LINE_TERMINATOR)
-        writer.writerow(ROW_COLUMNS)
-        writer.writerows(row_cells(outcome) for outcome in rows_in_order(report))
+        writer.writerow(report.row_columns)
+        writer.writerows(report_row_cells(report, outcome) for outcome in rows_in_order(report))
         text.flush()
     finally:
         text.detach()  # hand the stream back open: the caller fsyncs and closes it

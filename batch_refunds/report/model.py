@@ -6,7 +6,8 @@ tuples built here, so the two can't drift apart. Pure: no I/O, no third-party im
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,13 +55,29 @@ XLSX_NAME = "reconciliation.xlsx"
 SUMMARY_NAME = "summary.json"
 
 
+INPUT_PREFIX = "input:"
+"""Marks a carried input column whose header is also the name of one of the tool's columns."""
+
+
 @dataclass(frozen=True, slots=True)
 class RunReport:
-    """Everything a reconciliation report shows about one run."""
+    """Everything a reconciliation report shows about one run.
+
+    ``input_header`` and ``input_cells`` carry the spreadsheet's own columns through, after
+    the tool's, so finance can join the report back to their system: the header cells as
+    written, and each row's cells as a person saw them (by row number).
+    """
 
     summary: RunSummary
     rows: tuple[RowOutcome, ...]  # one per input data row, in input order
     refunds: tuple[RefundRecord, ...]
+    input_header: tuple[str, ...] = ()
+    input_cells: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def row_columns(self) -> tuple[str, ...]:
+        """The Rows header: the tool's columns, then the input's (see ``input_column_names``)."""
+        return ROW_COLUMNS + input_column_names(self.input_header)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +121,34 @@ def rows_in_order(report: RunReport) -> list[RowOutcome]:
 def refunds_in_order(report: RunReport) -> list[RefundRecord]:
     """Refunds by input line, then by Smartpay's creation time."""
     return sorted(report.refunds, key=lambda refund: (refund.row, refund.created_at))
+
+
+def input_column_names(header: tuple[str, ...]) -> tuple[str, ...]:
+    """The carried columns' names: each header as written; ``input:<header>`` where it is
+    also one of the tool's column names; ``input:column <n>`` for a blank header cell."""
+    own = {name.casefold() for name in ROW_COLUMNS}
+    names = []
+    for number, text in enumerate(header, start=1):
+        text = text.strip()
+        if not text:
+            names.append(f"{INPUT_PREFIX}column {number}")
+        elif text.casefold() in own:
+            names.append(f"{INPUT_PREFIX}{text}")
+        else:
+            names.append(text)
+    return tuple(names)
+
+
+def report_row_cells(report: RunReport, outcome: RowOutcome) -> tuple[Cell, ...]:
+    """One ``Rows`` line of ``report``: the tool's cells, then the row's own input cells
+    (blank where the row has none, e.g. a header wider than the row)."""
+    own = row_cells(outcome)
+    width = len(report.input_header)
+    if not width:
+        return own
+    given = report.input_cells.get(outcome.row, ())
+    carried = [text_cell(given[i]) if i < len(given) else None for i in range(width)]
+    return own + tuple(carried)
 
 
 def row_cells(outcome: RowOutcome) -> tuple[Cell, ...]:

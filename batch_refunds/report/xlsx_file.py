@@ -23,12 +23,11 @@ from batch_refunds.report.model import (
     REFUND_AMOUNT_COLUMNS,
     REFUND_COLUMNS,
     ROW_AMOUNT_COLUMNS,
-    ROW_COLUMNS,
     Cell,
     RunReport,
     refund_cells,
     refunds_in_order,
-    row_cells,
+    report_row_cells,
     rows_in_order,
 )
 from batch_refunds.report.summary import flatten, summary_dict
@@ -63,9 +62,9 @@ def write_xlsx(report: RunReport, stream: BinaryIO) -> None:
     _write_summary(book.create_sheet(SUMMARY_SHEET), report)
     _write_table(
         book.create_sheet(ROWS_SHEET),
-        ROW_COLUMNS,
+        report.row_columns,
         ROW_AMOUNT_COLUMNS,
-        [row_cells(outcome) for outcome in rows_in_order(report)],
+        [report_row_cells(report, outcome) for outcome in rows_in_order(report)],
     )
     _write_table(
         book.create_sheet(REFUNDS_SHEET),

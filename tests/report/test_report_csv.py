@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
 
 from batch_refunds.report import ROW_COLUMNS, RunReport, write_report
@@ -98,3 +99,31 @@ def test_csv_neutralises_formula_triggers(report: RunReport, tmp_path: Path) -> 
     assert by_row["4"]["reference"] == "'+1"
     assert by_row["5"]["reference"] == "'-2"
     assert by_row["2"]["reference"] == "RMA-0001"
+
+
+def test_input_columns_are_carried_after_the_tools_own(report: RunReport, tmp_path: Path) -> None:
+    """The input's own columns follow the tool's, as typed, in CSV and workbook alike; a
+    header that is also a tool column is prefixed input:, a blank one is numbered, a row
+    without cells leaves them blank, and a formula-like cell is neutralised."""
+    import openpyxl
+
+    rows = {o.row for o in report.rows}
+    first, second = sorted(rows)[:2]
+    carried = replace(
+        report,
+        input_header=("order_id", "返品日", "", "amount"),
+        input_cells={first: ("order_test_1", "2026-11-30", "x", "¥1,500"),
+                     second: ("=HYPERLINK(1)", "", "", "")},
+    )  # fmt: skip
+    paths = write_report(carried, tmp_path)
+    lines = read_csv(paths.csv)
+    extra = ["input:order_id", "返品日", "input:column 3", "amount"]
+    assert list(lines[0]) == [*ROW_COLUMNS, *extra]
+    by_row = {int(line["row"]): line for line in lines}
+    assert [by_row[first][name] for name in extra] == ["order_test_1", "2026-11-30", "x", "¥1,500"]
+    assert by_row[second]["input:order_id"] == "'=HYPERLINK(1)"
+    third = sorted(rows)[2]
+    assert [by_row[third][name] for name in extra] == ["", "", "", ""]
+    sheet = openpyxl.load_workbook(paths.xlsx)["Rows"]
+    header = [cell.value for cell in sheet[1]]
+    assert header == [*ROW_COLUMNS, *extra]
