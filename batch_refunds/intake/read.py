@@ -58,9 +58,11 @@ def read_table(path: Path, *, sheet: str | None = None, encoding: str | None = N
         with path.open("rb") as f:
             head = f.read(8)
     except FileNotFoundError:
-        raise InputFileError("No such file.", code="input.not_found") from None
+        raise InputFileError(f"No such file: {path}", code="input.not_found") from None
+    except IsADirectoryError:
+        raise InputFileError(f"{path} is a folder, not a file.") from None
     except OSError as exc:
-        raise InputFileError(f"The file cannot be opened ({exc.strerror}).") from None
+        raise InputFileError(f"The file {path} cannot be opened ({exc.strerror}).") from None
     if not head.strip():
         with path.open("rb") as f:
             if not f.read(_SCAN_CHUNK).strip():

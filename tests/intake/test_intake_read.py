@@ -144,6 +144,22 @@ def test_file_level_failures_raise_input_file_error_with_a_code(name: str, code:
     assert caught.value.code == code
 
 
+def test_a_missing_file_is_named_in_the_error(tmp_path: Path) -> None:
+    """ "No such file: <path>" says which file was looked for."""
+    path = tmp_path / "nowhere" / "returns.csv"
+    with pytest.raises(InputFileError) as caught:
+        load_requests(path)
+    assert caught.value.code == "input.not_found"
+    assert caught.value.message == f"No such file: {path}"
+
+
+def test_a_folder_is_named_in_the_error(tmp_path: Path) -> None:
+    """A folder given as the input is refused as a folder, named."""
+    with pytest.raises(InputFileError) as caught:
+        load_requests(tmp_path)
+    assert caught.value.message == f"{tmp_path} is a folder, not a file."
+
+
 @pytest.mark.parametrize(
     ("name", "content"), [("e.csv", b""), ("e.csv", b"  \r\n\r\n"), ("e.xlsx", b"")]
 )
