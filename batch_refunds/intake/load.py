@@ -82,8 +82,10 @@ def load_requests(
     """
     table = read_table(Path(path), sheet=sheet, encoding=encoding)
     columns = map_columns(table.header, header_row=table.header_row)
+    used = {i for _, i in columns.indices} | {i for _, i in columns.metadata}
+    marked = table.mark_unread(used)
     text = table.delimiter is not None
-    validator = RowValidator(columns, check_width=text)
+    validator = RowValidator(columns, check_width=text, unread_cells=marked > 0)
     scan = scan_rows(
         table.rows, validator, allow_duplicate_rows=allow_duplicate_rows, text_cells=text
     )

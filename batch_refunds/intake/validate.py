@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from operator import itemgetter
 
+from batch_refunds.intake.cells import UnreadCell
 from batch_refunds.intake.columns import (
     AMOUNT,
     CURRENCY,
     DESCRIPTION,
+    ID_COLUMNS,
     LINE_ITEMS,
     ORDER_ID,
     PAYMENT_ID,
@@ -96,6 +98,8 @@ class RowValidator:
 
     columns: ColumnMap
     check_width: bool = False
+    unread_cells: bool = False
+    """Rows may hold ``UnreadCell`` values (a workbook with formulas): look for them."""
     _width: int = field(init=False)
     _fields: Callable[[Sequence[object]], tuple[object, ...]] = field(init=False)
     _tails: tuple[tuple[str, ...], ...] = field(init=False)
@@ -121,7 +125,17 @@ class RowValidator:
         """Validate one non-blank row, collecting every problem rather than the first."""
         n = len(cells)
         padded = [*cells, *self._tails[self._width - n if n < self._width else 0]]
-        order, payment, amount_cell, currency, reason_cell, desc, ref, items = self._fields(padded)
+        fields = self._fields(padded)
+        unread: list[RowError] = []
+        if self.unread_cells:
+            for name, cell in zip(FIELDS, fields, strict=True):
+                if type(cell) is UnreadCell:
+                    unread.append(
+                        RowError(row, name, _short(str(cell)), "input.formula", cell.message)
+                    )
+            if unread:
+                fields = tuple("" if type(cell) is UnreadCell else cell for cell in fields)
+        order, payment, amount_cell, currency, reason_cell, desc, ref, items = fields
         errors: list[RowError] = []
 
         order_id: str | None = order.strip() if type(order) is str else cell_text(order)
@@ -134,8 +148,14 @@ class RowValidator:
             payment_id = None
         elif not (payment_id.isascii() and PAYMENT_ID_PATTERN.fullmatch(payment_id)):
             payment_id = _check_id(row, payment, PAYMENT_ID, PAYMENT_ID_PATTERN, errors)
-        if order_id is None and payment_id is None and not errors:
+        if (
+            order_id is None
+            and payment_id is None
+            and not errors
+            and not any(e.column in ID_COLUMNS for e in unread)
+        ):
             _missing_id(row, self._id_column, cells, errors)
+        errors.extend(unread)
 
         amount: int | None
         if type(amount_cell) is str:
@@ -182,6 +202,17 @@ class RowValidator:
             pairs = []
             for key, i in self.columns.metadata:
                 value = padded[i]
+                if type(value) is UnreadCell:
+                    errors.append(
+                        RowError(
+                            row,
+                            f"metadata.{key}",
+                            _short(str(value)),
+                            "input.formula",
+                            value.message,
+                        )
+                    )
+                    continue
                 text = value.strip() if type(value) is str else cell_text(value)
                 if text:
                     if len(text) > MAX_METADATA_VALUE_LENGTH:

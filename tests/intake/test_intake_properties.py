@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from batch_refunds.errors import InputFileError
 from batch_refunds.intake import load_requests
+from batch_refunds.intake.cells import UnreadCell
 from batch_refunds.intake.columns import map_columns
 from batch_refunds.intake.read import Cell
 from batch_refunds.intake.scan import Scan, duplicate_error, duplicate_key, scan_rows
@@ -113,6 +114,7 @@ _PLAUSIBLE = st.sampled_from(
 _CELLS = st.one_of(
     _PLAUSIBLE,
     _PLAUSIBLE,
+    st.sampled_from([UnreadCell("B2*2"), UnreadCell(None), UnreadCell("1/0", "#DIV/0!")]),
     st.text(max_size=8),
     st.none(),
     st.booleans(),
@@ -185,8 +187,13 @@ def test_fast_path_agrees_with_the_row_validator(
     """scan_rows gives exactly what is_blank + RowValidator.check give, for arbitrary cells."""
     header, rows, text_file = table
     columns = map_columns(header, header_row=1)
-    fast = scan_rows(rows, RowValidator(columns, check_width=text_file), allow_duplicate_rows=False)
-    slow = _reference_scan(rows, RowValidator(columns, check_width=text_file))
+    unread = not text_file
+    fast = scan_rows(
+        rows,
+        RowValidator(columns, check_width=text_file, unread_cells=unread),
+        allow_duplicate_rows=False,
+    )
+    slow = _reference_scan(rows, RowValidator(columns, check_width=text_file, unread_cells=unread))
     assert fast == slow
 
 
@@ -197,10 +204,23 @@ def test_arbitrary_cells_never_raise(cells: list[Cell], text_file: bool) -> None
     columns = map_columns(_HEADERS[0], header_row=1)
     if is_blank(cells):
         return
-    outcome = RowValidator(columns, check_width=text_file).check(2, cells)
+    outcome = RowValidator(columns, check_width=text_file, unread_cells=True).check(2, cells)
     if isinstance(outcome, RefundRequest):
         assert outcome.order_id or outcome.payment_id
         assert outcome.amount is None or outcome.amount > 0
     else:
         assert outcome
         assert all(e.row == 2 and e.code.startswith("input.") for e in outcome)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_CELLS, min_size=1, max_size=9))
+def test_an_unread_cell_never_becomes_part_of_a_request(cells: list[Cell]) -> None:
+    """A row with an unread formula or error in a used column is never a request."""
+    columns = map_columns(_HEADERS[0], header_row=1)
+    used = {i for _, i in columns.indices} | {i for _, i in columns.metadata}
+    if not any(isinstance(c, UnreadCell) for i, c in enumerate(cells) if i in used):
+        return
+    outcome = RowValidator(columns, unread_cells=True).check(2, cells)
+    assert not isinstance(outcome, RefundRequest)
+    assert "input.formula" in {e.code for e in outcome}
