@@ -36,6 +36,9 @@ from batch_refunds.money import YenParseError, parse_yen
 
 DuplicateKey = tuple[str | None, str | None, int | None, str | None]
 
+FAST_CURRENCIES = frozenset({"", JPY, "jpy", "円", "YEN", "yen", "Yen", "¥", "￥"})
+"""Currency cells the fast path takes as they are; ``validate.is_jpy`` accepts each one."""
+
 
 @dataclass(frozen=True, slots=True)
 class Scan:
@@ -153,7 +156,7 @@ def _scan(
                     and (amount is not None or not amount_text)
                     and reason is not None
                     and items == ""
-                    and currency.strip() in ("", JPY)
+                    and currency.strip() in FAST_CURRENCIES
                     and len(description) <= MAX_TEXT_LENGTH
                     and len(reference) <= MAX_TEXT_LENGTH
                 ):

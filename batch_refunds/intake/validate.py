@@ -41,6 +41,10 @@ PAYMENT_ID_PATTERN = re.compile(r"payment_(?:test|live)_[0-9A-Za-z]+")
 _SPLIT_THOUSANDS = re.compile(r"[¥￥\\]?[0-9]{1,3}(?:,[0-9]{3})+円?")
 _NUMBER_LIKE = re.compile(r"[0-9][0-9.,Ee+\- ]*")
 
+JPY_SPELLINGS = frozenset({JPY, "円", "YEN", "¥", "\\", "日本円"})
+"""What a currency cell may say, after NFKC and upper-casing (``￥`` and ``yen`` included;
+the backslash is the byte Japanese keyboards type as ¥, as CP932 decodes it)."""
+
 _OTHER = {"order": "payment", "payment": "order"}
 _ARTICLE = {"order": "An", "payment": "A"}
 
@@ -66,6 +70,11 @@ def cell_text(cell: object) -> str:
     if isinstance(cell, date | time):
         return cell.isoformat()
     return str(cell)
+
+
+def is_jpy(text: str) -> bool:
+    """True for a currency cell naming the yen: ``JPY``, ``jpy``, ``円``, ``YEN``, ``¥``, ``￥``…"""
+    return text == JPY or unicodedata.normalize("NFKC", text).strip().upper() in JPY_SPELLINGS
 
 
 def is_blank(cells: Sequence[object]) -> bool:
@@ -171,10 +180,14 @@ class RowValidator:
 
         if currency != "":
             text = currency.strip() if type(currency) is str else cell_text(currency)
-            if text and text != JPY and text.upper() != JPY:
+            if text and not is_jpy(text):
                 errors.append(
                     RowError(
-                        row, CURRENCY, _short(text), "input.currency", "Only JPY can be refunded."
+                        row,
+                        CURRENCY,
+                        _short(text),
+                        "input.currency",
+                        "Only JPY (円, ¥) can be refunded.",
                     )
                 )
 

@@ -16,8 +16,14 @@ from batch_refunds.intake import load_requests
 from batch_refunds.intake.cells import UnreadCell
 from batch_refunds.intake.columns import map_columns
 from batch_refunds.intake.read import Cell
-from batch_refunds.intake.scan import Scan, duplicate_error, duplicate_key, scan_rows
-from batch_refunds.intake.validate import RowValidator, is_blank
+from batch_refunds.intake.scan import (
+    FAST_CURRENCIES,
+    Scan,
+    duplicate_error,
+    duplicate_key,
+    scan_rows,
+)
+from batch_refunds.intake.validate import RowValidator, is_blank, is_jpy
 from batch_refunds.models import RefundRequest, RowError
 
 from .conftest import FIXTURES
@@ -109,6 +115,13 @@ _PLAUSIBLE = st.sampled_from(
         "x" * 256,
         "y" * 201,
         "合計",
+        "円",
+        "YEN",
+        "yen",
+        "¥",
+        "￥",
+        "ＪＰＹ",
+        "日本円",
     ]
 )
 _CELLS = st.one_of(
@@ -211,6 +224,11 @@ def test_arbitrary_cells_never_raise(cells: list[Cell], text_file: bool) -> None
     else:
         assert outcome
         assert all(e.row == 2 and e.code.startswith("input.") for e in outcome)
+
+
+def test_every_fast_path_currency_is_one_check_accepts() -> None:
+    """The fast path's currency spellings are a subset of what RowValidator.check takes."""
+    assert all(is_jpy(text) for text in FAST_CURRENCIES if text)
 
 
 @settings(max_examples=200, deadline=None)

@@ -201,3 +201,23 @@ def test_fast_constructor_builds_an_equal_frozen_request() -> None:
     assert hash(made) == hash(RefundRequest(*args))
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.amount = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "currency", ["円", "YEN", "yen", "Yen", "¥", "￥", "ＪＰＹ", "jpy", " JPY "]
+)
+def test_yen_spellings_in_the_currency_column_mean_jpy(
+    write_file: WriteFile, currency: str
+) -> None:
+    """円, YEN, ¥ and ￥ are the yen as much as JPY is."""
+    path = write_file("c.csv", f'order_id,amount,currency\norder_test_A1,100,"{currency}"\n')
+    result = load_requests(path)
+    assert result.errors == ()
+    assert result.requests[0].currency == "JPY"
+
+
+@pytest.mark.parametrize("currency", ["USD", "$", "ドル", "EUR"])
+def test_other_currencies_are_refused(write_file: WriteFile, currency: str) -> None:
+    """Only the yen can be refunded."""
+    path = write_file("c.csv", f"order_id,amount,currency\norder_test_A1,100,{currency}\n")
+    assert [e.code for e in load_requests(path).errors] == ["input.currency"]
