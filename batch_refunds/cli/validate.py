@@ -95,6 +95,8 @@ def print_summary(result: LoadResult, path: Path, out: TextIO) -> None:
     p(f"    valid                 {len(result.requests):>9,}\n")
     p(f"    invalid               {invalid:>9,}\n")
     p(f"    blank (skipped)       {result.skipped_blank_rows:>9,}\n")
+    if result.skipped_total_rows:
+        p(f"    total lines (skipped) {result.skipped_total_rows:>9,}\n")
     p(f"  Full refunds (blank amount)  {result.full_refund_count:>4,}\n")
     p(f"  Amount requested        {format_yen(result.requested_yen):>9}")
     if result.full_refund_count:
@@ -105,7 +107,7 @@ def print_summary(result: LoadResult, path: Path, out: TextIO) -> None:
         p(f"\nNote: {warning}\n")
     if result.errors:
         _print_errors(result, out)
-    if not result.total_rows - result.skipped_blank_rows:
+    if not result.total_rows - result.skipped_blank_rows - result.skipped_total_rows:
         p("\nNo refund rows below the header.\n")
     elif not result.errors:
         p(f"\nAll {len(result.requests):,} rows are valid.\n")

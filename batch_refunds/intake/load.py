@@ -12,6 +12,7 @@ from pathlib import Path
 from batch_refunds.intake.columns import ColumnMap, map_columns
 from batch_refunds.intake.read import Table, read_table
 from batch_refunds.intake.scan import scan_rows
+from batch_refunds.intake.totals import total_notes
 from batch_refunds.intake.validate import RowValidator
 from batch_refunds.models import RefundRequest, RowError
 
@@ -39,8 +40,9 @@ class LoadResult:
     """Everything below the header, accounted for.
 
     Every row below the header is exactly one of: a request, an invalid row (one or more
-    ``errors`` share its row number), or a skipped blank row, so
-    ``total_rows == len(requests) + len(invalid_rows) + skipped_blank_rows``.
+    ``errors`` share its row number), a skipped blank row, or a skipped total line, so
+    ``total_rows == len(requests) + len(invalid_rows) + skipped_blank_rows
+    + skipped_total_rows``.
     """
 
     requests: tuple[RefundRequest, ...]
@@ -49,6 +51,9 @@ class LoadResult:
     warnings: tuple[str, ...]
     total_rows: int
     skipped_blank_rows: int
+    skipped_total_rows: int = 0
+    total_line_rows: tuple[int, ...] = ()
+    """Row numbers of the skipped total lines (合計, Total, …)."""
 
     @property
     def invalid_rows(self) -> tuple[int, ...]:
@@ -89,13 +94,19 @@ def load_requests(
     scan = scan_rows(
         table.rows, validator, allow_duplicate_rows=allow_duplicate_rows, text_cells=text
     )
+    requests = tuple(scan.requests)
+    errors = tuple(scan.errors)
+    invalid_rows = sorted({e.row for e in errors})
+    totals = total_notes(scan.total_lines, requests, invalid_rows, table.header_row + 1)
     return LoadResult(
-        requests=tuple(scan.requests),
-        errors=tuple(scan.errors),
+        requests=requests,
+        errors=errors,
         detected=_detection(table, columns),
-        warnings=_warnings(table, columns),
+        warnings=(*_warnings(table, columns), *totals),
         total_rows=scan.total_rows,
         skipped_blank_rows=scan.blank_rows,
+        skipped_total_rows=len(scan.total_lines),
+        total_line_rows=tuple(line.row for line in scan.total_lines),
     )
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 import gc
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 
-from batch_refunds.intake.columns import ORDER_ID, PAYMENT_ID
+from batch_refunds.intake.columns import AMOUNT, ORDER_ID, PAYMENT_ID
 from batch_refunds.intake.read import Row
+from batch_refunds.intake.totals import TotalLine
 from batch_refunds.intake.validate import (
     AMOUNT_CACHE_LIMIT,
     CACHE_LIMIT,
@@ -28,6 +29,7 @@ from batch_refunds.intake.validate import (
     PAYMENT_ID_PATTERN,
     REASONS,
     RowValidator,
+    cell_text,
     is_blank,
 )
 from batch_refunds.models import CURRENCY as JPY
@@ -42,12 +44,13 @@ FAST_CURRENCIES = frozenset({"", JPY, "jpy", "円", "YEN", "yen", "Yen", "¥", "
 
 @dataclass(frozen=True, slots=True)
 class Scan:
-    """Every row below the header, accounted for: requests, errors, and how many were blank."""
+    """Every row below the header, accounted for: requests, errors, blank and total lines."""
 
     requests: list[RefundRequest]
     errors: list[RowError]
     total_rows: int
     blank_rows: int
+    total_lines: list[TotalLine] = field(default_factory=list)
 
 
 def duplicate_key(request: RefundRequest) -> DuplicateKey:
@@ -73,7 +76,8 @@ def scan_rows(
     allow_duplicate_rows: bool,
     text_cells: bool = False,
 ) -> Scan:
-    """Validate every row, skip blank ones, and flag duplicates of earlier valid rows.
+    """Validate every row, skip blank ones and total lines, and flag duplicates of earlier
+    valid rows.
 
     ``text_cells`` promises that every cell is a ``str`` (true of text files), which lets
     clean rows skip the per-cell type checks.
@@ -110,9 +114,12 @@ def _scan(
     payment_match = PAYMENT_ID_PATTERN.fullmatch
     default_reason = Reason.REQUESTED_BY_CUSTOMER
     check = validator.check
+    total_label = validator.total_label
+    amount_at = at.get(AMOUNT)
     seen: dict[str, RefundRequest | list[RefundRequest]] = {}
     requests: list[RefundRequest] = []
     errors: list[RowError] = []
+    total_lines: list[TotalLine] = []
     total = blank = 0
 
     for number, cells in rows:
@@ -188,6 +195,10 @@ def _scan(
             if is_blank(cells):
                 blank += 1
                 continue
+            label = total_label(cells)
+            if label is not None:
+                total_lines.append(_total_line(number, label, cells, amount_at))
+                continue
             outcome = check(number, cells)
             if not isinstance(outcome, RefundRequest):
                 errors.extend(outcome)
@@ -209,7 +220,16 @@ def _scan(
                     [*earlier, request] if isinstance(earlier, list) else [earlier, request]
                 )
         requests.append(request)
-    return Scan(requests, errors, total, blank)
+    return Scan(requests, errors, total, blank, total_lines)
+
+
+def _total_line(number: int, label: str, cells: Row, amount_at: int | None) -> TotalLine:
+    cell = cells[amount_at] if amount_at is not None and amount_at < len(cells) else ""
+    shown = cell_text(cell)
+    amount = None
+    if shown and isinstance(cell, str | int | float):
+        amount = _yen_or_none(cell.strip() if isinstance(cell, str) else cell)
+    return TotalLine(number, label, amount, shown)
 
 
 _REQUEST_FIELDS = (

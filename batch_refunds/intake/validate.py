@@ -26,6 +26,7 @@ from batch_refunds.intake.columns import (
     REFERENCE,
     ColumnMap,
 )
+from batch_refunds.intake.totals import is_total_label
 from batch_refunds.models import CURRENCY as JPY
 from batch_refunds.models import Reason, RefundRequest, RowError
 from batch_refunds.money import YenParseError, parse_yen
@@ -40,6 +41,7 @@ ORDER_ID_PATTERN = re.compile(r"order_(?:test|live)_[0-9A-Za-z]+")
 PAYMENT_ID_PATTERN = re.compile(r"payment_(?:test|live)_[0-9A-Za-z]+")
 _SPLIT_THOUSANDS = re.compile(r"[¥￥\\]?[0-9]{1,3}(?:,[0-9]{3})+円?")
 _NUMBER_LIKE = re.compile(r"[0-9][0-9.,Ee+\- ]*")
+_NUMBER_TEXT = re.compile(r"[-+]?[¥\\]?[-+]?[0-9][0-9.,\s]*(?:円|yen|jpy)?", re.IGNORECASE)
 
 JPY_SPELLINGS = frozenset({JPY, "円", "YEN", "¥", "\\", "日本円"})
 """What a currency cell may say, after NFKC and upper-casing (``￥`` and ``yen`` included;
@@ -75,6 +77,11 @@ def cell_text(cell: object) -> str:
 def is_jpy(text: str) -> bool:
     """True for a currency cell naming the yen: ``JPY``, ``jpy``, ``円``, ``YEN``, ``¥``, ``￥``…"""
     return text == JPY or unicodedata.normalize("NFKC", text).strip().upper() in JPY_SPELLINGS
+
+
+def is_number_text(text: str) -> bool:
+    """True for text that is a number, signed or with ¥/円 (``3,100``, ``-500``, ``¥1,500``)."""
+    return bool(_NUMBER_TEXT.fullmatch(unicodedata.normalize("NFKC", text).strip()))
 
 
 def is_blank(cells: Sequence[object]) -> bool:
@@ -113,6 +120,7 @@ class RowValidator:
     _fields: Callable[[Sequence[object]], tuple[object, ...]] = field(init=False)
     _tails: tuple[tuple[str, ...], ...] = field(init=False)
     _id_column: str = field(init=False)
+    _id_indices: tuple[int, ...] = field(init=False)
     # Descriptions, metadata and amounts repeat across a big file; sharing one object per
     # distinct value keeps a million requests well inside the memory budget. Bounded, so a
     # file of all-distinct values costs no more than it would without the caches.
@@ -129,6 +137,27 @@ class RowValidator:
         self._fields = itemgetter(*(at.get(name, -1) for name in FIELDS))
         self._tails = tuple(("",) * (k + 1) for k in range(self._width + 1))
         self._id_column = ORDER_ID if ORDER_ID in at else PAYMENT_ID
+        self._id_indices = tuple(i for name, i in self.columns.indices if name in ID_COLUMNS)
+
+    def total_label(self, cells: Sequence[object]) -> str | None:
+        """The label when the row is a total line (合計, ``Total:``, …), else None.
+
+        A total line has no id (its id cells are blank or hold the label itself) and its
+        first text cell, numbers and dates passed over, is a total label.
+        """
+        n = len(cells)
+        for i in self._id_indices:
+            if i < n:
+                text = cell_text(cells[i])
+                if text and not is_total_label(text):
+                    return None
+        for cell in cells:
+            if type(cell) is not str:
+                continue  # numbers, dates, unread formulas: not a label
+            text = cell.strip()
+            if text and not is_number_text(text):
+                return text if is_total_label(text) else None
+        return None
 
     def check(self, row: int, cells: Sequence[object]) -> RefundRequest | list[RowError]:
         """Validate one non-blank row, collecting every problem rather than the first."""

@@ -149,6 +149,18 @@ def test_a_namespace_prefix_is_followed(tmp_path: Path) -> None:
     assert [e.code for e in load_requests(path).errors] == ["input.formula"]
 
 
+def test_a_total_line_with_an_uncalculated_sum_is_still_skipped(tmp_path: Path) -> None:
+    """合計 with =SUM(…) and no value: a skipped total line that can't be checked."""
+    path = _book(
+        tmp_path / "f.xlsx",
+        [HEADER, ["order_test_A1", 100, "R1"], ["合計", "=SUM(B2:B2)", None]],
+    )
+    result = load_requests(path)
+    assert result.total_line_rows == (3,)
+    assert result.errors == ()
+    assert any('its amount "=SUM(B2:B2)" is not a number' in w for w in result.warnings)
+
+
 def test_a_workbook_without_formulas_has_no_unread_cells(tmp_path: Path) -> None:
     """The common case: nothing is marked, nothing changes."""
     path = _book(tmp_path / "f.xlsx", [HEADER, ["order_test_A1", 100, "R1"]])

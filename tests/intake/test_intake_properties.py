@@ -14,15 +14,17 @@ from hypothesis import strategies as st
 from batch_refunds.errors import InputFileError
 from batch_refunds.intake import load_requests
 from batch_refunds.intake.cells import UnreadCell
-from batch_refunds.intake.columns import map_columns
+from batch_refunds.intake.columns import AMOUNT, map_columns
 from batch_refunds.intake.read import Cell
 from batch_refunds.intake.scan import (
     FAST_CURRENCIES,
     Scan,
+    _total_line,
     duplicate_error,
     duplicate_key,
     scan_rows,
 )
+from batch_refunds.intake.totals import TotalLine
 from batch_refunds.intake.validate import RowValidator, is_blank, is_jpy
 from batch_refunds.models import RefundRequest, RowError
 
@@ -68,7 +70,10 @@ def test_arbitrary_bytes_load_or_raise_input_file_error(
         assert refused_with.startswith("input.")
         return
     assert result.total_rows == (
-        len(result.requests) + len(result.invalid_rows) + result.skipped_blank_rows
+        len(result.requests)
+        + len(result.invalid_rows)
+        + result.skipped_blank_rows
+        + result.skipped_total_rows
     )
 
 
@@ -115,6 +120,9 @@ _PLAUSIBLE = st.sampled_from(
         "x" * 256,
         "y" * 201,
         "合計",
+        "Total:",
+        "小計（税込）",
+        "2026-11-01",
         "円",
         "YEN",
         "yen",
@@ -154,14 +162,20 @@ _HEADERS = (
 
 
 def _reference_scan(rows: list[tuple[int, list[Cell]]], validator: RowValidator) -> Scan:
-    """The slow path alone: is_blank, then RowValidator.check, then the duplicate key."""
+    """The slow path alone: is_blank, total_label, RowValidator.check, the duplicate key."""
     requests: list[RefundRequest] = []
     errors: list[RowError] = []
+    totals: list[TotalLine] = []
     first_rows: dict[object, int] = {}
     blank = 0
+    amount_at = validator.columns.index(AMOUNT)
     for number, cells in rows:
         if is_blank(cells):
             blank += 1
+            continue
+        label = validator.total_label(cells)
+        if label is not None:
+            totals.append(_total_line(number, label, cells, amount_at))
             continue
         outcome = validator.check(number, cells)
         if not isinstance(outcome, RefundRequest):
@@ -172,7 +186,7 @@ def _reference_scan(rows: list[tuple[int, list[Cell]]], validator: RowValidator)
             errors.append(duplicate_error(outcome, first))
             continue
         requests.append(outcome)
-    return Scan(requests, errors, len(rows), blank)
+    return Scan(requests, errors, len(rows), blank, totals)
 
 
 @st.composite

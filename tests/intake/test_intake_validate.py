@@ -37,19 +37,22 @@ def test_each_kind_of_bad_row_gets_its_code_and_row_number() -> None:
         13: {"input.reason"},
         14: {"input.description"},
         15: {"input.line_items"},
-        16: {"input.missing_id"},
         19: {"input.currency", "input.row_shape"},
     }
 
 
 def test_every_row_is_accounted_for_exactly_once() -> None:
-    """Valid + invalid + blank rows add up to every row below the header."""
+    """Valid + invalid + blank rows + total lines add up to every row below the header."""
     result = load_requests(FIXTURES / "invalid_rows.csv")
     assert [r.row for r in result.requests] == [2, 20]
     assert result.skipped_blank_rows == 2
+    assert (result.skipped_total_rows, result.total_line_rows) == (1, (16,))
     assert result.total_rows == 19
     assert result.total_rows == (
-        len(result.requests) + len(result.invalid_rows) + result.skipped_blank_rows
+        len(result.requests)
+        + len(result.invalid_rows)
+        + result.skipped_blank_rows
+        + result.skipped_total_rows
     )
     assert not {r.row for r in result.requests} & set(result.invalid_rows)
 
@@ -104,18 +107,21 @@ def test_allow_duplicate_rows_keeps_them_as_requests(write_file: WriteFile) -> N
 
 
 def test_excel_typed_cells() -> None:
-    """Whole floats are fine; numeric ids, fractions and total lines are errors; blanks skip."""
+    """Whole floats are fine; numeric ids and fractions are errors; blanks and totals skip."""
     result = load_requests(FIXTURES / "excel_typed.xlsx")
     assert [(r.row, r.amount) for r in result.requests] == [(2, 1500)]
     assert [(e.row, e.code) for e in result.errors] == [
         (3, "input.order_id"),
         (4, "input.amount"),
-        (6, "input.order_id"),
     ]
     assert "Excel turned this order id into a number" in result.errors[0].message
     assert result.errors[0].value == "1234567890123"
-    assert "total" in result.errors[2].message
     assert result.skipped_blank_rows == 1
+    assert result.total_line_rows == (6,)
+    assert (
+        "Row 6 is a total line of ¥2,300, but rows 2–5 add up to ¥1,500 (2 rows are invalid)."
+        in result.warnings
+    )
 
 
 def test_japanese_reasons_and_amounts(write_file: WriteFile) -> None:
