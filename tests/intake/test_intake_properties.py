@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batch_refunds.errors import InputFileError
+from batch_refunds.errors import ConfigError, InputFileError
 from batch_refunds.intake import load_requests
 from batch_refunds.intake.cells import UnreadCell
 from batch_refunds.intake.columns import AMOUNT, map_columns
@@ -54,27 +54,32 @@ _PREFIXES = st.sampled_from(
 def test_arbitrary_bytes_load_or_raise_input_file_error(
     scratch: Path, prefix: bytes, body: bytes, suffix: str
 ) -> None:
-    """Any bytes under any name either load or raise InputFileError, nothing else."""
+    """Any bytes under any name load or raise InputFileError (ConfigError: only for
+    full_refunds beside an amount column), and every row is accounted for."""
     path = scratch / f"input{suffix}"
     path.write_bytes(prefix + body)
-    result = None
-    refused_with: str | None
-    try:
-        result = load_requests(path)
-    except InputFileError as exc:
-        refused_with = exc.code
-    else:
-        refused_with = None
-    if result is None:
-        assert refused_with is not None
-        assert refused_with.startswith("input.")
-        return
-    assert result.total_rows == (
-        len(result.requests)
-        + len(result.invalid_rows)
-        + result.skipped_blank_rows
-        + result.skipped_total_rows
-    )
+    for full_refunds in (False, True):
+        result = None
+        refused_with: str | None
+        try:
+            result = load_requests(path, full_refunds=full_refunds)
+        except InputFileError as exc:
+            refused_with = exc.code
+        except ConfigError:
+            assert full_refunds  # only --full-refunds beside an amount column is misuse
+            continue
+        else:
+            refused_with = None
+        if result is None:
+            assert refused_with is not None
+            assert refused_with.startswith("input.")
+            continue
+        assert result.total_rows == (
+            len(result.requests)
+            + len(result.invalid_rows)
+            + result.skipped_blank_rows
+            + result.skipped_total_rows
+        )
 
 
 def test_damaged_real_workbook_bytes_raise_input_file_error(scratch: Path) -> None:

@@ -58,8 +58,8 @@ def test_encoding_override_is_honoured(write_file: WriteFile) -> None:
     """--encoding reads a file detection can't (Latin-1 is neither UTF-8 nor CP932 here)."""
     path = write_file("latin1.csv", "order_id,description\norder_test_A1,café\n", "latin-1")
     with pytest.raises(InputFileError):
-        load_requests(path)
-    result = load_requests(path, encoding="latin-1")
+        load_requests(path, full_refunds=True)
+    result = load_requests(path, encoding="latin-1", full_refunds=True)
     assert result.detected.encoding == "iso8859-1"
     assert result.requests[0].description == "café"
 

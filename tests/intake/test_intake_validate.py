@@ -147,7 +147,7 @@ def test_reason_spellings(write_file: WriteFile) -> None:
         "order_id,reason\norder_test_A1,Requested By Customer\norder_test_A2,FRAUDULENT\n"
         "order_test_A3,requested-by-customer\n",
     )
-    assert [r.reason for r in load_requests(path).requests] == [
+    assert [r.reason for r in load_requests(path, full_refunds=True).requests] == [
         Reason.REQUESTED_BY_CUSTOMER,
         Reason.FRAUDULENT,
         Reason.REQUESTED_BY_CUSTOMER,
@@ -161,7 +161,7 @@ def test_metadata_columns_become_metadata(write_file: WriteFile) -> None:
         "order_id,metadata.ticket,metadata.agent\n"
         "order_test_A1,T-1,kim\norder_test_A2,,\norder_test_A3," + "v" * 201 + ",x\n",
     )
-    result = load_requests(path)
+    result = load_requests(path, full_refunds=True)
     assert [r.metadata for r in result.requests] == [(("ticket", "T-1"), ("agent", "kim")), ()]
     assert [(e.row, e.column, e.code) for e in result.errors] == [
         (4, "metadata.ticket", "input.metadata")
@@ -171,7 +171,7 @@ def test_metadata_columns_become_metadata(write_file: WriteFile) -> None:
 def test_full_width_ids_are_normalised(write_file: WriteFile) -> None:
     """An id typed with full-width characters is the same id."""
     path = write_file("w.csv", "order_id\nｏｒｄｅｒ＿ｔｅｓｔ＿Ａ１\n")
-    assert load_requests(path).requests[0].order_id == "order_test_A1"
+    assert load_requests(path, full_refunds=True).requests[0].order_id == "order_test_A1"
 
 
 def test_unknown_columns_are_ignored_with_a_warning(write_file: WriteFile) -> None:
@@ -179,7 +179,7 @@ def test_unknown_columns_are_ignored_with_a_warning(write_file: WriteFile) -> No
     path = write_file("u.csv", "order_id,customer,amount\norder_test_A1,Kim,100\n")
     result = load_requests(path)
     assert result.detected.ignored_columns == ("customer",)
-    assert result.warnings == ('Ignored columns (not used for refunds): "customer".',)
+    assert result.warnings == ('The column "customer" is not used for refunds.',)
     assert result.requests[0].amount == 100
 
 
