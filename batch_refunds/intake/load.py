@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from batch_refunds.errors import ConfigError
@@ -33,7 +33,7 @@ from batch_refunds.intake.columns import (
     map_columns,
 )
 from batch_refunds.intake.read import Row, Table, read_table
-from batch_refunds.intake.scan import scan_rows
+from batch_refunds.intake.scan import Scan, scan_rows
 from batch_refunds.intake.totals import total_notes
 from batch_refunds.intake.validate import RowValidator
 from batch_refunds.models import RefundRequest, RowError
@@ -79,6 +79,11 @@ class LoadResult:
     skipped_total_rows: int = 0
     total_line_rows: tuple[int, ...] = ()
     """Row numbers of the skipped total lines (合計, Total, …)."""
+    input_header: tuple[str, ...] = ()
+    """The header row's cells as written, up to its last non-blank cell."""
+    cells: Mapping[int, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    """With ``keep_cells``: row number → its cells as a person sees them, cut or padded to
+    ``input_header``'s width, for every request and invalid row. Empty otherwise."""
 
     @property
     def invalid_rows(self) -> tuple[int, ...]:
@@ -104,6 +109,7 @@ def load_requests(
     allow_duplicate_rows: bool = False,
     columns: Mapping[str, str] | None = None,
     full_refunds: bool = False,
+    keep_cells: bool = False,
 ) -> LoadResult:
     """Read a CSV/TSV/Excel file of refunds and validate every row.
 
@@ -111,7 +117,8 @@ def load_requests(
     for text files, ``allow_duplicate_rows`` keeps identical rows as separate requests.
     ``columns`` names headers outright (``{"amount": "返金額（税込）"}``; keys are canonical
     columns or ``metadata.<key>``). A file without an amount column is refused unless
-    ``full_refunds`` says every row means "refund everything that remains".
+    ``full_refunds`` says every row means "refund everything that remains". ``keep_cells``
+    also returns each row's cells (``LoadResult.cells``) for a report.
 
     Raises ``InputFileError`` for an unreadable file, a missing header, id or amount column,
     a column that may be the amount but is not used, or a ``columns`` header the file lacks;
@@ -152,6 +159,7 @@ def load_requests(
         validator,
         allow_duplicate_rows=allow_duplicate_rows,
         text_cells=text,
+        keep_cells=keep_cells,
     )
     errors = tuple(scan.errors)
     requests = tuple(scan.requests)
@@ -171,6 +179,8 @@ def load_requests(
         skipped_blank_rows=scan.blank_rows,
         skipped_total_rows=len(scan.total_lines),
         total_line_rows=tuple(line.row for line in scan.total_lines),
+        input_header=column_map.header_cells,
+        cells=_cells(scan),
     )
 
 
@@ -199,6 +209,10 @@ def _check_amount_column(
             raise ambiguous_error(suspects, amount_header, full_refunds=False)
         return [explicit_note(suspects, amount_header)]
     return []
+
+
+def _cells(scan: Scan) -> Mapping[int, tuple[str, ...]]:
+    return scan.kept if scan.kept is not None else {}
 
 
 def _detection(table: Table, columns: ColumnMap) -> Detection:

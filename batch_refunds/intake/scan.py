@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
 
-from batch_refunds.intake.columns import AMOUNT, ORDER_ID, PAYMENT_ID
+from batch_refunds.intake.columns import AMOUNT, ORDER_ID, PAYMENT_ID, REFERENCE
 from batch_refunds.intake.read import Row
 from batch_refunds.intake.totals import TotalLine
 from batch_refunds.intake.validate import (
@@ -42,6 +42,38 @@ FAST_CURRENCIES = frozenset({"", JPY, "jpy", "円", "YEN", "yen", "Yen", "¥", "
 """Currency cells the fast path takes as they are; ``validate.is_jpy`` accepts each one."""
 
 
+class KeptCells(Mapping[int, tuple[str, ...]]):
+    """Row number → that row's cells as a person sees them, cut or padded to the header.
+
+    It holds the reader's own row lists (one pointer per row, nothing copied) and renders a
+    row's text only when it is asked for. Rows that were blank or total lines are absent.
+    """
+
+    __slots__ = ("_count", "_first", "_rows", "_width")
+
+    def __init__(self, first: int, rows: list[Row | None], width: int) -> None:
+        self._first = first
+        self._rows = rows
+        self._width = width
+        self._count = sum(1 for cells in rows if cells is not None)
+
+    def __getitem__(self, row: int) -> tuple[str, ...]:
+        i = row - self._first
+        cells = self._rows[i] if 0 <= i < len(self._rows) else None
+        if cells is None:
+            raise KeyError(row)
+        width = self._width
+        shown = tuple(map(cell_text, cells[:width]))
+        return shown + ("",) * (width - len(shown)) if len(shown) < width else shown
+
+    def __iter__(self) -> Iterator[int]:
+        first = self._first
+        return (first + i for i, cells in enumerate(self._rows) if cells is not None)
+
+    def __len__(self) -> int:
+        return self._count
+
+
 @dataclass(frozen=True, slots=True)
 class Scan:
     """Every row below the header, accounted for: requests, errors, blank and total lines."""
@@ -51,6 +83,7 @@ class Scan:
     total_rows: int
     blank_rows: int
     total_lines: list[TotalLine] = field(default_factory=list)
+    kept: KeptCells | None = None
 
 
 def duplicate_key(request: RefundRequest) -> DuplicateKey:
@@ -75,19 +108,21 @@ def scan_rows(
     *,
     allow_duplicate_rows: bool,
     text_cells: bool = False,
+    keep_cells: bool = False,
 ) -> Scan:
     """Validate every row, skip blank ones and total lines, and flag duplicates of earlier
     valid rows.
 
     ``text_cells`` promises that every cell is a ``str`` (true of text files), which lets
-    clean rows skip the per-cell type checks.
+    clean rows skip the per-cell type checks. ``keep_cells`` keeps each request's and
+    invalid row's cells (``Scan.kept``); the rows must then be numbered consecutively.
     """
     # Millions of small containers and no reference cycles: the cyclic collector would
     # rescan them again and again (about 40% of the load time of a big file).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _scan(rows, validator, allow_duplicate_rows, text_cells)
+        return _scan(rows, validator, allow_duplicate_rows, text_cells, keep_cells)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -98,6 +133,7 @@ def _scan(
     validator: RowValidator,
     allow_duplicate_rows: bool,
     text_cells: bool,
+    keep_cells: bool,
 ) -> Scan:
     columns = validator.columns
     width = columns.width
@@ -120,10 +156,25 @@ def _scan(
     requests: list[RefundRequest] = []
     errors: list[RowError] = []
     total_lines: list[TotalLine] = []
+    kept: list[Row | None] | None = [] if keep_cells else None
+    # A million kept rows repeat the same reasons, descriptions and amounts; one object per
+    # distinct text (ids and references are already shared with the requests).
+    unique = {i for name, i in columns.indices if name in (ORDER_ID, PAYMENT_ID, REFERENCE)}
+    shared_at = [i for i in range(width) if i not in unique]
+    shared: dict[str, str] = {}
+    first = 0
     total = blank = 0
 
     for number, cells in rows:
         total += 1
+        if kept is not None:
+            if not kept:
+                first = number
+            elif number != first + len(kept):
+                raise ValueError(f"keep_cells needs consecutive row numbers, got {number}")
+            kept.append(cells)
+            if type(cells) is list:
+                _share_texts(cells, shared_at, shared)
         request: RefundRequest | None = None
         n = len(cells)
         if n == width or (n > width and not strict_width):
@@ -194,10 +245,14 @@ def _scan(
         if request is None:
             if is_blank(cells):
                 blank += 1
+                if kept is not None:
+                    kept[-1] = None
                 continue
             label = total_label(cells)
             if label is not None:
                 total_lines.append(_total_line(number, label, cells, amount_at))
+                if kept is not None:
+                    kept[-1] = None
                 continue
             outcome = check(number, cells)
             if not isinstance(outcome, RefundRequest):
@@ -220,7 +275,19 @@ def _scan(
                     [*earlier, request] if isinstance(earlier, list) else [earlier, request]
                 )
         requests.append(request)
-    return Scan(requests, errors, total, blank, total_lines)
+    cells_kept = KeptCells(first, kept, width) if kept is not None else None
+    return Scan(requests, errors, total, blank, total_lines, cells_kept)
+
+
+def _share_texts(cells: list[object], at: list[int], shared: dict[str, str]) -> None:
+    n = len(cells)
+    for i in at:
+        if i < n and type(value := cells[i]) is str:
+            same = shared.get(value)
+            if same is not None:
+                cells[i] = same
+            elif len(shared) < CACHE_LIMIT:
+                shared[value] = value
 
 
 def _total_line(number: int, label: str, cells: Row, amount_at: int | None) -> TotalLine:
