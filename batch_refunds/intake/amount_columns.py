@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from batch_refunds.errors import InputFileError
 from batch_refunds.intake.columns import ColumnMap, normalise_header
+from batch_refunds.intake.validate import cell_text
 from batch_refunds.money import YenParseError, parse_yen
 
 SAMPLE_ROWS = 200
@@ -191,7 +192,7 @@ def _look(sample: Sequence[Sequence[object]], index: int) -> _Cells:
                 continue
             yen += 1
             if example is None:
-                example = cell.strip() if isinstance(cell, str) else f"{cell:g}"
+                example = cell_text(cell)
     return _Cells(filled, yen, example)
 
 

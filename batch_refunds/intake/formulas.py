@@ -63,8 +63,8 @@ def _sheet_part(book: zipfile.ZipFile, sheet: str) -> str | None:
         for rel in ElementTree.fromstring(book.read("_rels/.rels")):
             if rel.get("Type", "").endswith(_OFFICE_DOCUMENT):
                 workbook = rel.get("Target", workbook).lstrip("/")
-    if workbook not in names:
-        return None  # .ods and other zip-based formats
+    if workbook not in names or not workbook.endswith(".xml"):
+        return None  # .ods, .xlsb (binary parts) and other zip-based formats
     folder, base = posixpath.split(workbook)
     rels_part = posixpath.join(folder, "_rels", base + ".rels")
     targets = {

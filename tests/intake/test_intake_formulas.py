@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
+from batch_refunds.errors import InputFileError
 from batch_refunds.intake import load_requests
 from batch_refunds.intake.formulas import unread_cells
 
@@ -191,3 +192,25 @@ def test_an_error_constant_in_a_sheet_without_formulas_is_found(tmp_path: Path) 
     )
     assert "<f" not in zipfile.ZipFile(path).read(SHEET).decode()
     assert [(e.code, e.value) for e in load_requests(path).errors] == [("input.formula", "#N/A")]
+
+
+def test_a_binary_workbook_is_not_searched_for_xml_formulas(tmp_path: Path) -> None:
+    """An .xlsb's parts are binary: no XML scan is attempted (and none fails)."""
+    path = tmp_path / "b.xlsb"
+    with zipfile.ZipFile(path, "w") as book:
+        book.writestr(
+            "_rels/.rels",
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+            '2006/relationships/officeDocument" Target="xl/workbook.bin"/></Relationships>',
+        )
+        book.writestr("xl/workbook.bin", b"\x83\x01\x00")
+    assert unread_cells(path, "Sheet1") == {}
+
+
+def test_an_excel_number_is_shown_as_excel_shows_it_in_a_refusal(tmp_path: Path) -> None:
+    """The example cell in an input.ambiguous_amount message reads 100000000, not 1e+08."""
+    path = _book(tmp_path / "f.xlsx", [["order_id", "Betrag"], ["order_test_A1", 100000000]])
+    with pytest.raises(InputFileError) as caught:
+        load_requests(path)
+    assert 'such as "100000000"' in caught.value.message
