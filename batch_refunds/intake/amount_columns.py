@@ -30,8 +30,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from batch_refunds.errors import InputFileError
+from batch_refunds.intake.cells import cell_text
 from batch_refunds.intake.columns import ColumnMap, normalise_header
-from batch_refunds.intake.validate import cell_text
 from batch_refunds.money import YenParseError, parse_yen
 
 SAMPLE_ROWS = 200

@@ -1,4 +1,8 @@
-"""A cell whose value the workbook does not hold, marked so that no one reads it as blank.
+"""Cells as a person sees them, and the cells a workbook holds no value for.
+
+``cell_text`` is the text of a cell as Excel or an editor shows it; ``KeptCells`` keeps the
+rows a report will show. ``UnreadCell`` marks a cell whose value the workbook does not hold,
+so that no one reads it as blank.
 
 ``python-calamine`` gives ``""`` both for an empty cell and for a formula that was never
 calculated (a workbook written by a program and never opened in Excel) or that shows an
@@ -8,6 +12,9 @@ reader puts an ``UnreadCell`` in their place.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, time
 
 
 class UnreadCell:
@@ -49,3 +56,50 @@ class UnreadCell:
             "by a program and never opened in Excel). Open it in Excel and save it, or type "
             "the value."
         )
+
+
+def cell_text(cell: object) -> str:
+    """A cell as the text a person sees: stripped, Excel numbers without a spurious ``.0``."""
+    if isinstance(cell, str):
+        return cell.strip()
+    if cell is None:
+        return ""
+    if isinstance(cell, bool):
+        return "TRUE" if cell else "FALSE"
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    if isinstance(cell, date | time):
+        return cell.isoformat()
+    return str(cell)
+
+
+class KeptCells(Mapping[int, tuple[str, ...]]):
+    """Row number → that row's cells as a person sees them, cut or padded to the header.
+
+    It holds the reader's own row lists (one pointer per row, nothing copied) and renders a
+    row's text only when it is asked for. Rows that were blank or total lines are absent.
+    """
+
+    __slots__ = ("_count", "_first", "_rows", "_width")
+
+    def __init__(self, first: int, rows: Sequence[Sequence[object] | None], width: int) -> None:
+        self._first = first
+        self._rows = rows
+        self._width = width
+        self._count = sum(1 for cells in rows if cells is not None)
+
+    def __getitem__(self, row: int) -> tuple[str, ...]:
+        i = row - self._first
+        cells = self._rows[i] if 0 <= i < len(self._rows) else None
+        if cells is None:
+            raise KeyError(row)
+        width = self._width
+        shown = tuple(map(cell_text, cells[:width]))
+        return shown + ("",) * (width - len(shown)) if len(shown) < width else shown
+
+    def __iter__(self) -> Iterator[int]:
+        first = self._first
+        return (first + i for i, cells in enumerate(self._rows) if cells is not None)
+
+    def __len__(self) -> int:
+        return self._count

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
 
+from batch_refunds.intake.cells import KeptCells, cell_text
 from batch_refunds.intake.columns import AMOUNT, ORDER_ID, PAYMENT_ID, REFERENCE
 from batch_refunds.intake.read import Row
 from batch_refunds.intake.totals import TotalLine
@@ -29,7 +30,6 @@ from batch_refunds.intake.validate import (
     PAYMENT_ID_PATTERN,
     REASONS,
     RowValidator,
-    cell_text,
     is_blank,
 )
 from batch_refunds.models import CURRENCY as JPY
@@ -40,38 +40,6 @@ DuplicateKey = tuple[str | None, str | None, int | None, str | None]
 
 FAST_CURRENCIES = frozenset({"", JPY, "jpy", "円", "YEN", "yen", "Yen", "¥", "￥"})
 """Currency cells the fast path takes as they are; ``validate.is_jpy`` accepts each one."""
-
-
-class KeptCells(Mapping[int, tuple[str, ...]]):
-    """Row number → that row's cells as a person sees them, cut or padded to the header.
-
-    It holds the reader's own row lists (one pointer per row, nothing copied) and renders a
-    row's text only when it is asked for. Rows that were blank or total lines are absent.
-    """
-
-    __slots__ = ("_count", "_first", "_rows", "_width")
-
-    def __init__(self, first: int, rows: list[Row | None], width: int) -> None:
-        self._first = first
-        self._rows = rows
-        self._width = width
-        self._count = sum(1 for cells in rows if cells is not None)
-
-    def __getitem__(self, row: int) -> tuple[str, ...]:
-        i = row - self._first
-        cells = self._rows[i] if 0 <= i < len(self._rows) else None
-        if cells is None:
-            raise KeyError(row)
-        width = self._width
-        shown = tuple(map(cell_text, cells[:width]))
-        return shown + ("",) * (width - len(shown)) if len(shown) < width else shown
-
-    def __iter__(self) -> Iterator[int]:
-        first = self._first
-        return (first + i for i, cells in enumerate(self._rows) if cells is not None)
-
-    def __len__(self) -> int:
-        return self._count
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,10 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, time
 from operator import itemgetter
 
 from batch_refunds.intake.cells import UnreadCell
+from batch_refunds.intake.cells import cell_text as cell_text  # re-exported: validate.cell_text
 from batch_refunds.intake.columns import (
     AMOUNT,
     CURRENCY,
@@ -57,21 +57,6 @@ REASONS: dict[str, Reason] = {
     "fraudulent": Reason.FRAUDULENT,
     "不正": Reason.FRAUDULENT,
 }
-
-
-def cell_text(cell: object) -> str:
-    """A cell as the text a person sees: stripped, Excel numbers without a spurious ``.0``."""
-    if isinstance(cell, str):
-        return cell.strip()
-    if cell is None:
-        return ""
-    if isinstance(cell, bool):
-        return "TRUE" if cell else "FALSE"
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    if isinstance(cell, date | time):
-        return cell.isoformat()
-    return str(cell)
 
 
 def is_jpy(text: str) -> bool:
