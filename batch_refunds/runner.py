@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from batch_refunds.engine import DEFAULT_CONCURRENCY, Engine, OutcomeHook
 from batch_refunds.errors import ConfigError
 from batch_refunds.exit_codes import EXIT_INTERRUPTED, EXIT_NOT_STARTED, EXIT_OK, EXIT_ROWS_NOT_DONE
 from batch_refunds.intake import load_requests
+from batch_refunds.intake.columns import ORDER_ID, PAYMENT_ID, REFERENCE
 from batch_refunds.intake.load import LoadResult
 from batch_refunds.journal import Journal
 from batch_refunds.models import RequestCounts, RowError, RowOutcome, RunSummary, Status, Yen
@@ -49,6 +50,10 @@ class RunOptions:
     sheet: str | None = None
     encoding: str | None = None
     allow_duplicate_rows: bool = False
+    columns: Mapping[str, str] = field(default_factory=dict)
+    """Canonical column → the header that holds it (``--column``), instead of a guess."""
+    full_refunds: bool = False
+    """The file has no amount column on purpose: every row refunds what remains."""
     strict: bool = False
     max_amount: Yen | None = None
     max_total: Yen | None = None
@@ -105,20 +110,28 @@ def new_run_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def invalid_outcomes(errors: tuple[RowError, ...]) -> list[RowOutcome]:
-    """One ``invalid`` line per bad row, every error of the row in its message."""
+def invalid_outcomes(loaded: LoadResult) -> list[RowOutcome]:
+    """One ``invalid`` line per bad row, every error of the row in its message, and what
+    identifies the row as it was typed (order id, payment id, reference), so finance can
+    find it; the amount cell as typed is among the input's columns the report carries."""
     by_row: dict[int, list[RowError]] = {}
-    for error in errors:
+    for error in loaded.errors:
         by_row.setdefault(error.row, []).append(error)
-    return [
-        RowOutcome(
-            row=row,
-            status=Status.INVALID,
-            error_code=errs[0].code,
-            message="; ".join(e.message for e in errs),
+    outcomes = []
+    for row, errs in sorted(by_row.items()):
+        payment = loaded.typed(row, PAYMENT_ID)
+        outcomes.append(
+            RowOutcome(
+                row=row,
+                status=Status.INVALID,
+                order_id=loaded.typed(row, ORDER_ID),
+                payment_ids=(payment,) if payment else (),
+                reference=loaded.typed(row, REFERENCE),
+                error_code=errs[0].code,
+                message="; ".join(e.message for e in errs),
+            )
         )
-        for row, errs in sorted(by_row.items())
-    ]
+    return outcomes
 
 
 def plan_totals(plan: Plan, outcomes: list[RowOutcome], invalid_rows: int) -> PlanTotals:
@@ -167,10 +180,13 @@ async def run_batch(
         sheet=options.sheet,
         encoding=options.encoding,
         allow_duplicate_rows=options.allow_duplicate_rows,
+        columns=options.columns,
+        full_refunds=options.full_refunds,
+        keep_cells=True,
     )
     started, started_mono = now(), monotonic()
     run_id = new_run_id(started)
-    invalid = invalid_outcomes(loaded.errors)
+    invalid = invalid_outcomes(loaded)
     digest = _sha256(options.input_path)
     journal.start_run(
         run_id,
@@ -236,6 +252,8 @@ async def run_batch(
         summary=summary,
         rows=tuple(all_outcomes),
         refunds=tuple(journal.refunds_credited_to(run_id)),
+        input_header=loaded.input_header,
+        input_cells=loaded.cells,
     )
     check_out_dir(options.out_dir)  # again: another process may have written there meanwhile
     paths = write_report(report, options.out_dir)

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from batch_refunds.engine import DEFAULT_CONCURRENCY
 from batch_refunds.errors import ConfigError
@@ -57,6 +57,54 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="treat identical rows as separate refunds instead of rejecting the repeats",
     )
+    parser.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="NAME=HEADER",
+        help="read column NAME (amount, order_id, reference, metadata.<key>, ...) from the "
+        'column headed HEADER, e.g. --column amount="返金額（税込）"; repeatable',
+    )
+    parser.add_argument(
+        "--full-refunds",
+        action="store_true",
+        help="the file has no amount column on purpose: every row refunds everything that "
+        "remains on its order",
+    )
+
+
+def load_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments for ``intake.load_requests`` from ``add_input_options``' flags.
+
+    ``--column NAME=HEADER`` becomes ``columns={NAME: HEADER}``; a malformed or repeated one
+    raises ``ConfigError`` (an unknown NAME is refused by ``load_requests`` itself).
+    """
+    columns: dict[str, str] = {}
+    for item in args.column:
+        name, equals, header = item.partition("=")
+        name, header = name.strip(), _unquoted(header.strip())
+        if not equals or not name or not header:
+            raise ConfigError(
+                f'--column expects NAME=HEADER, such as --column amount="返金額（税込）"; '
+                f"got {item!r}."
+            )
+        if name in columns:
+            raise ConfigError(f"--column {name} is given twice; give it once.")
+        columns[name] = header
+    return {
+        "sheet": args.sheet,
+        "encoding": args.encoding,
+        "allow_duplicate_rows": args.allow_duplicate_rows,
+        "columns": columns,
+        "full_refunds": args.full_refunds,
+    }
+
+
+def _unquoted(text: str) -> str:
+    # A header quoted where no shell removes the quotes (a config file, a Windows prompt).
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1].strip()
+    return text
 
 
 def add_api_options(parser: argparse.ArgumentParser) -> None:

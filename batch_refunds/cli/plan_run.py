@@ -20,6 +20,7 @@ from batch_refunds.cli.common import (
     add_input_options,
     client_config,
     error,
+    load_options,
     yen_amount,
 )
 from batch_refunds.errors import ConfigError, InputFileError
@@ -87,6 +88,7 @@ def _main(args: argparse.Namespace, *, mode: str) -> int:
 
     try:
         config = client_config(args)
+        load = load_options(args)
     except ConfigError as exc:
         error(str(exc))
         return EXIT_NOT_STARTED
@@ -102,9 +104,7 @@ def _main(args: argparse.Namespace, *, mode: str) -> int:
         input_path=args.input,
         out_dir=out_dir,
         mode=mode,
-        sheet=args.sheet,
-        encoding=args.encoding,
-        allow_duplicate_rows=args.allow_duplicate_rows,
+        **load,
         strict=getattr(args, "strict", False),
         max_amount=args.max_amount,
         max_total=getattr(args, "max_total", None),

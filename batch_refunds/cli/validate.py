@@ -9,6 +9,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any, TextIO
 
+from batch_refunds.cli.common import add_input_options, load_options
 from batch_refunds.errors import ConfigError, InputFileError
 from batch_refunds.intake import LoadResult, load_requests
 from batch_refunds.money import format_yen
@@ -36,33 +37,16 @@ def register(subparsers: Any) -> None:
         description="Check a CSV/Excel refund file and report what it asks for. "
         "Exit 0: every row is valid; 1: some rows are invalid; 2: the file can't be used.",
     )
-    parser.add_argument(
-        "input",
-        metavar="INPUT",
-        type=Path,
-        help="CSV, TSV or TXT, or a workbook (xlsx, xlsm, xls, ods)",
-    )
-    parser.add_argument("--sheet", help="Excel sheet to read (default: the first)")
-    parser.add_argument("--encoding", help="text encoding, overriding detection (e.g. cp932)")
+    add_input_options(parser)
     parser.add_argument(
         "--out", metavar="DIR", type=Path, help=f"write every row error to DIR/{INVALID_ROWS_FILE}"
-    )
-    parser.add_argument(
-        "--allow-duplicate-rows",
-        action="store_true",
-        help="treat identical rows as separate, intended refunds",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        result = load_requests(
-            args.input,
-            sheet=args.sheet,
-            encoding=args.encoding,
-            allow_duplicate_rows=args.allow_duplicate_rows,
-        )
+        result = load_requests(args.input, **load_options(args))
     except (InputFileError, ConfigError) as exc:
         print(f"Cannot use {args.input}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
@@ -88,13 +72,16 @@ def print_summary(result: LoadResult, path: Path, out: TextIO) -> None:
     width = max(_width(_quoted(header)) for header, _ in d.columns) + 1
     for i, (header, name) in enumerate(d.columns):
         label = "Columns" if i == 0 else ""
-        p(f"  {label:<12} {_pad(_quoted(header), width)} → {name}\n")
+        chosen = "  (--column)" if name in d.explicit_columns else ""
+        p(f"  {label:<12} {_pad(_quoted(header), width)} → {name}{chosen}\n")
     invalid = len(result.invalid_rows)
     p("\n")
     p(f"  Rows below the header   {result.total_rows:>9,}\n")
     p(f"    valid                 {len(result.requests):>9,}\n")
     p(f"    invalid               {invalid:>9,}\n")
     p(f"    blank (skipped)       {result.skipped_blank_rows:>9,}\n")
+    if result.skipped_total_rows:
+        p(f"    total lines (skipped) {result.skipped_total_rows:>9,}\n")
     p(f"  Full refunds (blank amount)  {result.full_refund_count:>4,}\n")
     p(f"  Amount requested        {format_yen(result.requested_yen):>9}")
     if result.full_refund_count:
@@ -105,7 +92,7 @@ def print_summary(result: LoadResult, path: Path, out: TextIO) -> None:
         p(f"\nNote: {warning}\n")
     if result.errors:
         _print_errors(result, out)
-    if not result.total_rows - result.skipped_blank_rows:
+    if not result.total_rows - result.skipped_blank_rows - result.skipped_total_rows:
         p("\nNo refund rows below the header.\n")
     elif not result.errors:
         p(f"\nAll {len(result.requests):,} rows are valid.\n")

@@ -11,16 +11,21 @@ import codecs
 import csv
 import io
 import itertools
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from pathlib import Path
+from typing import cast
 
 from batch_refunds.errors import ConfigError, InputFileError
+from batch_refunds.intake.cells import UnreadCell
 from batch_refunds.intake.columns import HEADER_SEARCH_ROWS, count_known, find_header
+from batch_refunds.intake.formulas import unread_cells
 
-Cell = str | int | float | bool | date | time | timedelta | None
-"""What a cell holds: always ``str`` from text files, typed values from Excel."""
+Cell = str | int | float | bool | date | time | timedelta | UnreadCell | None
+"""What a cell holds: always ``str`` from text files, typed values from Excel (an
+``UnreadCell`` where the workbook holds a formula without a value, or an error)."""
 Row = Sequence[Cell]
 
 EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
@@ -47,20 +52,51 @@ class Table:
     header_row: int
     header: Row
     rows: Iterator[tuple[int, Row]]
+    unread: Mapping[tuple[int, int], UnreadCell] = field(default_factory=dict)
+    """Workbook cells read as ``""`` that are not empty, by (row, column index)."""
+    grid: list[list[Cell]] | None = None
+
+    def mark_unread(self, columns: Collection[int]) -> int:
+        """Put the ``unread`` cells of these columns into the rows not yet read; return how
+        many. Rows and cells the reader dropped (all of them unread formulas) come back."""
+        if self.grid is None:
+            return 0
+        marked = 0
+        for (row, column), cell in sorted(self.unread.items()):
+            if column not in columns or row <= self.header_row:
+                continue
+            while len(self.grid) < row:
+                self.grid.append([])
+            cells = self.grid[row - 1]
+            if len(cells) <= column:
+                cells.extend([""] * (column + 1 - len(cells)))
+            cells[column] = cell
+            marked += 1
+        return marked
 
 
-def read_table(path: Path, *, sheet: str | None = None, encoding: str | None = None) -> Table:
+def read_table(
+    path: Path,
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    explicit: Mapping[str, str] | None = None,
+) -> Table:
     """Open ``path`` and find its header; raise ``InputFileError`` if that is impossible.
 
     Text is anything that is not a workbook (``.csv``, ``.tsv``, ``.txt``, or no suffix).
+    ``explicit`` (a ``columns.explicit_lookup``) makes headers the caller named count as
+    known when looking for the header row.
     """
     try:
         with path.open("rb") as f:
             head = f.read(8)
     except FileNotFoundError:
-        raise InputFileError("No such file.", code="input.not_found") from None
+        raise InputFileError(f"No such file: {path}", code="input.not_found") from None
+    except IsADirectoryError:
+        raise InputFileError(f"{path} is a folder, not a file.") from None
     except OSError as exc:
-        raise InputFileError(f"The file cannot be opened ({exc.strerror}).") from None
+        raise InputFileError(f"The file {path} cannot be opened ({exc.strerror}).") from None
     if not head.strip():
         with path.open("rb") as f:
             if not f.read(_SCAN_CHUNK).strip():
@@ -68,7 +104,7 @@ def read_table(path: Path, *, sheet: str | None = None, encoding: str | None = N
     suffix = path.suffix.lower()
     # The content decides, not the name: a workbook saved as ".csv" is still a workbook.
     if head.startswith((_ZIP_MAGIC, _OLE_MAGIC)):
-        return _read_excel(path, sheet)
+        return _read_excel(path, sheet, explicit)
     if suffix in EXCEL_SUFFIXES:
         raise InputFileError(
             "The name says Excel, but the content is not a workbook.",
@@ -76,17 +112,24 @@ def read_table(path: Path, *, sheet: str | None = None, encoding: str | None = N
         )
     if sheet is not None:
         raise ConfigError("--sheet applies to Excel workbooks only, not to text files.")
-    return _read_text(path, head, encoding, prefer_tab=suffix == ".tsv")
+    return _read_text(path, head, encoding, explicit, prefer_tab=suffix == ".tsv")
 
 
 # --- text -------------------------------------------------------------------------------
 
 
-def _read_text(path: Path, head: bytes, encoding: str | None, *, prefer_tab: bool) -> Table:
+def _read_text(
+    path: Path,
+    head: bytes,
+    encoding: str | None,
+    explicit: Mapping[str, str] | None,
+    *,
+    prefer_tab: bool,
+) -> Table:
     codec = _choose_encoding(path, head, encoding)
     with _open_text(path, codec) as f:
         sample = list(itertools.islice(f, _SNIFF_LINES))
-    delimiter, header_index = _sniff(sample, prefer_tab=prefer_tab)
+    delimiter, header_index = _sniff(sample, explicit, prefer_tab=prefer_tab)
     return Table(
         format="tsv" if delimiter == "\t" else "csv",
         encoding=codec,
@@ -148,16 +191,18 @@ def _open_text(path: Path, codec: str) -> io.TextIOWrapper:
     return path.open("r", encoding=codec, newline="")
 
 
-def _sniff(sample: list[str], *, prefer_tab: bool) -> tuple[str, int]:
+def _sniff(
+    sample: list[str], explicit: Mapping[str, str] | None, *, prefer_tab: bool
+) -> tuple[str, int]:
     """Pick the delimiter under which a header row names the most known columns."""
     order = ("\t", ",", ";") if prefer_tab else DELIMITERS
     best: tuple[int, int, str] | None = None  # (known columns, -preference, delimiter)
     for preference, delimiter in enumerate(order):
         rows = _parse_sample(sample, delimiter)
-        index = find_header(rows)
+        index = find_header(rows, explicit)
         if index is None:
             continue
-        known, _ = count_known(rows[index])
+        known, _ = count_known(rows[index], explicit)
         candidate = (known, -preference, delimiter)
         if best is None or candidate > best:
             best = candidate
@@ -168,7 +213,7 @@ def _sniff(sample: list[str], *, prefer_tab: bool) -> tuple[str, int]:
             code="input.no_header",
         )
     delimiter = best[2]
-    index = find_header(_parse_sample(sample, delimiter))
+    index = find_header(_parse_sample(sample, delimiter), explicit)
     assert index is not None
     return delimiter, index
 
@@ -205,9 +250,9 @@ def _text_rows(
 # --- Excel ------------------------------------------------------------------------------
 
 
-def _read_excel(path: Path, sheet: str | None) -> Table:
-    grid, name, names = _load_sheet(path, sheet)
-    index = find_header(grid)
+def _read_excel(path: Path, sheet: str | None, explicit: Mapping[str, str] | None) -> Table:
+    grid, name, names, unread = _load_sheet(path, sheet)
+    index = find_header(grid, explicit)
     if index is None:
         others = ", ".join(f'"{n}"' for n in names if n != name)
         hint = f" The workbook also has {others}; choose one with --sheet." if others else ""
@@ -226,11 +271,31 @@ def _read_excel(path: Path, sheet: str | None) -> Table:
         header_row=index + 1,
         header=grid[index],
         # The grid starts at A1 (skip_empty_area=False), so list index + 1 is the sheet row.
-        rows=((i + 1, grid[i]) for i in range(index + 1, len(grid))),
+        rows=_grid_rows(grid, index + 1),
+        unread=unread,
+        grid=grid,
     )
 
 
-def _load_sheet(path: Path, sheet: str | None) -> tuple[Sequence[Row], str, tuple[str, ...]]:
+def _grid_rows(grid: list[list[Cell]], start: int) -> Iterator[tuple[int, Row]]:
+    # The body runs on the first next(), after any mark_unread has appended dropped rows.
+    for i in range(start, len(grid)):
+        yield i + 1, grid[i]
+
+
+def _is_zip(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(4) == _ZIP_MAGIC
+
+
+def _load_sheet(
+    path: Path, sheet: str | None
+) -> tuple[list[list[Cell]], str, tuple[str, ...], dict[tuple[int, int], UnreadCell]]:
+    """The sheet's cells, its name, every sheet's name, and its unread cells.
+
+    The unread cells are looked for in a thread while calamine reads the sheet: calamine
+    releases the GIL, so the formula scan costs little wall time.
+    """
     import python_calamine
 
     try:
@@ -244,7 +309,13 @@ def _load_sheet(path: Path, sheet: str | None) -> tuple[Sequence[Row], str, tupl
         if not names:
             raise InputFileError("The workbook has no sheets.", code="input.empty")
         name = sheet if sheet is not None else names[0]
-        grid: Sequence[Row] = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        scan = _Background(path, name) if _is_zip(path) else None
+        # Typed as our Cell: mark_unread later puts UnreadCell values into these lists.
+        grid = cast(
+            "list[list[Cell]]", book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        )
+        # The XML of .xlsx/.xlsm is at hand to check; .xls keeps a formula's last result.
+        unread = scan.result() if scan is not None else {}
     except InputFileError:
         raise
     except (python_calamine.CalamineError, OSError, ValueError) as exc:
@@ -260,4 +331,26 @@ def _load_sheet(path: Path, sheet: str | None) -> tuple[Sequence[Row], str, tupl
             "The file cannot be read as a workbook (it is damaged).",
             code="input.unreadable",
         ) from None
-    return grid, name, names
+    return grid, name, names, unread
+
+
+class _Background:
+    """``unread_cells(path, name)`` in a thread; ``result`` waits and re-raises its error."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self._result: dict[tuple[int, int], UnreadCell] = {}
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(path, name), daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path, name: str) -> None:
+        try:
+            self._result = unread_cells(path, name)
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> dict[tuple[int, int], UnreadCell]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result

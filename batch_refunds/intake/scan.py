@@ -13,11 +13,13 @@ from __future__ import annotations
 import dataclasses
 import gc
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 
-from batch_refunds.intake.columns import ORDER_ID, PAYMENT_ID
+from batch_refunds.intake.cells import KeptCells, cell_text
+from batch_refunds.intake.columns import AMOUNT, ORDER_ID, PAYMENT_ID, REFERENCE
 from batch_refunds.intake.read import Row
+from batch_refunds.intake.totals import TotalLine
 from batch_refunds.intake.validate import (
     AMOUNT_CACHE_LIMIT,
     CACHE_LIMIT,
@@ -36,15 +38,20 @@ from batch_refunds.money import YenParseError, parse_yen
 
 DuplicateKey = tuple[str | None, str | None, int | None, str | None]
 
+FAST_CURRENCIES = frozenset({"", JPY, "jpy", "円", "YEN", "yen", "Yen", "¥", "￥"})
+"""Currency cells the fast path takes as they are; ``validate.is_jpy`` accepts each one."""
+
 
 @dataclass(frozen=True, slots=True)
 class Scan:
-    """Every row below the header, accounted for: requests, errors, and how many were blank."""
+    """Every row below the header, accounted for: requests, errors, blank and total lines."""
 
     requests: list[RefundRequest]
     errors: list[RowError]
     total_rows: int
     blank_rows: int
+    total_lines: list[TotalLine] = field(default_factory=list)
+    kept: KeptCells | None = None
 
 
 def duplicate_key(request: RefundRequest) -> DuplicateKey:
@@ -69,18 +76,21 @@ def scan_rows(
     *,
     allow_duplicate_rows: bool,
     text_cells: bool = False,
+    keep_cells: bool = False,
 ) -> Scan:
-    """Validate every row, skip blank ones, and flag duplicates of earlier valid rows.
+    """Validate every row, skip blank ones and total lines, and flag duplicates of earlier
+    valid rows.
 
     ``text_cells`` promises that every cell is a ``str`` (true of text files), which lets
-    clean rows skip the per-cell type checks.
+    clean rows skip the per-cell type checks. ``keep_cells`` keeps each request's and
+    invalid row's cells (``Scan.kept``); the rows must then be numbered consecutively.
     """
     # Millions of small containers and no reference cycles: the cyclic collector would
     # rescan them again and again (about 40% of the load time of a big file).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _scan(rows, validator, allow_duplicate_rows, text_cells)
+        return _scan(rows, validator, allow_duplicate_rows, text_cells, keep_cells)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -91,6 +101,7 @@ def _scan(
     validator: RowValidator,
     allow_duplicate_rows: bool,
     text_cells: bool,
+    keep_cells: bool,
 ) -> Scan:
     columns = validator.columns
     width = columns.width
@@ -107,13 +118,31 @@ def _scan(
     payment_match = PAYMENT_ID_PATTERN.fullmatch
     default_reason = Reason.REQUESTED_BY_CUSTOMER
     check = validator.check
+    total_label = validator.total_label
+    amount_at = at.get(AMOUNT)
     seen: dict[str, RefundRequest | list[RefundRequest]] = {}
     requests: list[RefundRequest] = []
     errors: list[RowError] = []
+    total_lines: list[TotalLine] = []
+    kept: list[Row | None] | None = [] if keep_cells else None
+    # A million kept rows repeat the same reasons, descriptions and amounts; one object per
+    # distinct text (ids and references are already shared with the requests).
+    unique = {i for name, i in columns.indices if name in (ORDER_ID, PAYMENT_ID, REFERENCE)}
+    shared_at = [i for i in range(width) if i not in unique]
+    shared: dict[str, str] = {}
+    first = 0
     total = blank = 0
 
     for number, cells in rows:
         total += 1
+        if kept is not None:
+            if not kept:
+                first = number
+            elif number != first + len(kept):
+                raise ValueError(f"keep_cells needs consecutive row numbers, got {number}")
+            kept.append(cells)
+            if type(cells) is list:
+                _share_texts(cells, shared_at, shared)
         request: RefundRequest | None = None
         n = len(cells)
         if n == width or (n > width and not strict_width):
@@ -153,7 +182,7 @@ def _scan(
                     and (amount is not None or not amount_text)
                     and reason is not None
                     and items == ""
-                    and currency.strip() in ("", JPY)
+                    and currency.strip() in FAST_CURRENCIES
                     and len(description) <= MAX_TEXT_LENGTH
                     and len(reference) <= MAX_TEXT_LENGTH
                 ):
@@ -184,6 +213,14 @@ def _scan(
         if request is None:
             if is_blank(cells):
                 blank += 1
+                if kept is not None:
+                    kept[-1] = None
+                continue
+            label = total_label(cells)
+            if label is not None:
+                total_lines.append(_total_line(number, label, cells, amount_at))
+                if kept is not None:
+                    kept[-1] = None
                 continue
             outcome = check(number, cells)
             if not isinstance(outcome, RefundRequest):
@@ -206,7 +243,28 @@ def _scan(
                     [*earlier, request] if isinstance(earlier, list) else [earlier, request]
                 )
         requests.append(request)
-    return Scan(requests, errors, total, blank)
+    cells_kept = KeptCells(first, kept, width) if kept is not None else None
+    return Scan(requests, errors, total, blank, total_lines, cells_kept)
+
+
+def _share_texts(cells: list[object], at: list[int], shared: dict[str, str]) -> None:
+    n = len(cells)
+    for i in at:
+        if i < n and type(value := cells[i]) is str:
+            same = shared.get(value)
+            if same is not None:
+                cells[i] = same
+            elif len(shared) < CACHE_LIMIT:
+                shared[value] = value
+
+
+def _total_line(number: int, label: str, cells: Row, amount_at: int | None) -> TotalLine:
+    cell = cells[amount_at] if amount_at is not None and amount_at < len(cells) else ""
+    shown = cell_text(cell)
+    amount = None
+    if shown and isinstance(cell, str | int | float):
+        amount = _yen_or_none(cell.strip() if isinstance(cell, str) else cell)
+    return TotalLine(number, label, amount, shown)
 
 
 _REQUEST_FIELDS = (

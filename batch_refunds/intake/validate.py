@@ -10,13 +10,15 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, time
 from operator import itemgetter
 
+from batch_refunds.intake.cells import UnreadCell
+from batch_refunds.intake.cells import cell_text as cell_text  # re-exported: validate.cell_text
 from batch_refunds.intake.columns import (
     AMOUNT,
     CURRENCY,
     DESCRIPTION,
+    ID_COLUMNS,
     LINE_ITEMS,
     ORDER_ID,
     PAYMENT_ID,
@@ -24,6 +26,7 @@ from batch_refunds.intake.columns import (
     REFERENCE,
     ColumnMap,
 )
+from batch_refunds.intake.totals import is_total_label
 from batch_refunds.models import CURRENCY as JPY
 from batch_refunds.models import Reason, RefundRequest, RowError
 from batch_refunds.money import YenParseError, parse_yen
@@ -38,6 +41,11 @@ ORDER_ID_PATTERN = re.compile(r"order_(?:test|live)_[0-9A-Za-z]+")
 PAYMENT_ID_PATTERN = re.compile(r"payment_(?:test|live)_[0-9A-Za-z]+")
 _SPLIT_THOUSANDS = re.compile(r"[¥￥\\]?[0-9]{1,3}(?:,[0-9]{3})+円?")
 _NUMBER_LIKE = re.compile(r"[0-9][0-9.,Ee+\- ]*")
+_NUMBER_TEXT = re.compile(r"[-+]?[¥\\]?[-+]?[0-9][0-9.,\s]*(?:円|yen|jpy)?", re.IGNORECASE)
+
+JPY_SPELLINGS = frozenset({JPY, "円", "YEN", "¥", "\\", "日本円"})
+"""What a currency cell may say, after NFKC and upper-casing (``￥`` and ``yen`` included;
+the backslash is the byte Japanese keyboards type as ¥, as CP932 decodes it)."""
 
 _OTHER = {"order": "payment", "payment": "order"}
 _ARTICLE = {"order": "An", "payment": "A"}
@@ -51,19 +59,14 @@ REASONS: dict[str, Reason] = {
 }
 
 
-def cell_text(cell: object) -> str:
-    """A cell as the text a person sees: stripped, Excel numbers without a spurious ``.0``."""
-    if isinstance(cell, str):
-        return cell.strip()
-    if cell is None:
-        return ""
-    if isinstance(cell, bool):
-        return "TRUE" if cell else "FALSE"
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    if isinstance(cell, date | time):
-        return cell.isoformat()
-    return str(cell)
+def is_jpy(text: str) -> bool:
+    """True for a currency cell naming the yen: ``JPY``, ``jpy``, ``円``, ``YEN``, ``¥``, ``￥``…"""
+    return text == JPY or unicodedata.normalize("NFKC", text).strip().upper() in JPY_SPELLINGS
+
+
+def is_number_text(text: str) -> bool:
+    """True for text that is a number, signed or with ¥/円 (``3,100``, ``-500``, ``¥1,500``)."""
+    return bool(_NUMBER_TEXT.fullmatch(unicodedata.normalize("NFKC", text).strip()))
 
 
 def is_blank(cells: Sequence[object]) -> bool:
@@ -96,10 +99,13 @@ class RowValidator:
 
     columns: ColumnMap
     check_width: bool = False
+    unread_cells: bool = False
+    """Rows may hold ``UnreadCell`` values (a workbook with formulas): look for them."""
     _width: int = field(init=False)
     _fields: Callable[[Sequence[object]], tuple[object, ...]] = field(init=False)
     _tails: tuple[tuple[str, ...], ...] = field(init=False)
     _id_column: str = field(init=False)
+    _id_indices: tuple[int, ...] = field(init=False)
     # Descriptions, metadata and amounts repeat across a big file; sharing one object per
     # distinct value keeps a million requests well inside the memory budget. Bounded, so a
     # file of all-distinct values costs no more than it would without the caches.
@@ -116,12 +122,43 @@ class RowValidator:
         self._fields = itemgetter(*(at.get(name, -1) for name in FIELDS))
         self._tails = tuple(("",) * (k + 1) for k in range(self._width + 1))
         self._id_column = ORDER_ID if ORDER_ID in at else PAYMENT_ID
+        self._id_indices = tuple(i for name, i in self.columns.indices if name in ID_COLUMNS)
+
+    def total_label(self, cells: Sequence[object]) -> str | None:
+        """The label when the row is a total line (合計, ``Total:``, …), else None.
+
+        A total line has no id (its id cells are blank or hold the label itself) and its
+        first text cell, numbers and dates passed over, is a total label.
+        """
+        n = len(cells)
+        for i in self._id_indices:
+            if i < n:
+                text = cell_text(cells[i])
+                if text and not is_total_label(text):
+                    return None
+        for cell in cells:
+            if type(cell) is not str:
+                continue  # numbers, dates, unread formulas: not a label
+            text = cell.strip()
+            if text and not is_number_text(text):
+                return text if is_total_label(text) else None
+        return None
 
     def check(self, row: int, cells: Sequence[object]) -> RefundRequest | list[RowError]:
         """Validate one non-blank row, collecting every problem rather than the first."""
         n = len(cells)
         padded = [*cells, *self._tails[self._width - n if n < self._width else 0]]
-        order, payment, amount_cell, currency, reason_cell, desc, ref, items = self._fields(padded)
+        fields = self._fields(padded)
+        unread: list[RowError] = []
+        if self.unread_cells:
+            for name, cell in zip(FIELDS, fields, strict=True):
+                if type(cell) is UnreadCell:
+                    unread.append(
+                        RowError(row, name, _short(str(cell)), "input.formula", cell.message)
+                    )
+            if unread:
+                fields = tuple("" if type(cell) is UnreadCell else cell for cell in fields)
+        order, payment, amount_cell, currency, reason_cell, desc, ref, items = fields
         errors: list[RowError] = []
 
         order_id: str | None = order.strip() if type(order) is str else cell_text(order)
@@ -134,8 +171,14 @@ class RowValidator:
             payment_id = None
         elif not (payment_id.isascii() and PAYMENT_ID_PATTERN.fullmatch(payment_id)):
             payment_id = _check_id(row, payment, PAYMENT_ID, PAYMENT_ID_PATTERN, errors)
-        if order_id is None and payment_id is None and not errors:
+        if (
+            order_id is None
+            and payment_id is None
+            and not errors
+            and not any(e.column in ID_COLUMNS for e in unread)
+        ):
             _missing_id(row, self._id_column, cells, errors)
+        errors.extend(unread)
 
         amount: int | None
         if type(amount_cell) is str:
@@ -151,10 +194,14 @@ class RowValidator:
 
         if currency != "":
             text = currency.strip() if type(currency) is str else cell_text(currency)
-            if text and text != JPY and text.upper() != JPY:
+            if text and not is_jpy(text):
                 errors.append(
                     RowError(
-                        row, CURRENCY, _short(text), "input.currency", "Only JPY can be refunded."
+                        row,
+                        CURRENCY,
+                        _short(text),
+                        "input.currency",
+                        "Only JPY (円, ¥) can be refunded.",
                     )
                 )
 
@@ -182,6 +229,17 @@ class RowValidator:
             pairs = []
             for key, i in self.columns.metadata:
                 value = padded[i]
+                if type(value) is UnreadCell:
+                    errors.append(
+                        RowError(
+                            row,
+                            f"metadata.{key}",
+                            _short(str(value)),
+                            "input.formula",
+                            value.message,
+                        )
+                    )
+                    continue
                 text = value.strip() if type(value) is str else cell_text(value)
                 if text:
                     if len(text) > MAX_METADATA_VALUE_LENGTH:

@@ -34,13 +34,13 @@ def test_validate_some_invalid_exits_1_and_lists_errors(
     assert main(["validate", str(FIXTURES / "invalid_rows.csv")]) == 1
     out = capsys.readouterr().out
     assert 'row 10  amount       "1500.5"' in out
-    assert "15 rows to fix; 2 ready." in out
+    assert "14 rows to fix; 2 ready." in out
 
 
 def test_validate_allow_duplicate_rows_flag(capsys: pytest.CaptureFixture[str]) -> None:
     """--allow-duplicate-rows turns the duplicate into a valid request."""
     main(["validate", str(FIXTURES / "invalid_rows.csv"), "--allow-duplicate-rows"])
-    assert "14 rows to fix; 3 ready." in capsys.readouterr().out
+    assert "13 rows to fix; 3 ready." in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -128,3 +128,90 @@ def test_template_refuses_to_overwrite_without_force(
     assert "--force" in capsys.readouterr().err
     assert main(["template", str(path), "--force"]) == 0
     assert path.read_text(encoding="utf-8-sig").startswith("order_id,")
+
+
+def test_validate_column_maps_a_header_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--column amount=HEADER reads the amounts there; the column is marked (--column)."""
+    path = tmp_path / "r.csv"
+    path.write_text("order_id,Betrag\norder_test_A1,1500\n", encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    assert main(["validate", str(path), "--column", "amount=Betrag"]) == 0
+    out = capsys.readouterr().out
+    assert '"Betrag"    → amount  (--column)' in out
+    assert "¥1,500" in out
+
+
+def test_validate_refuses_a_file_without_amounts_unless_full_refunds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No amount column: exit 2 naming both ways out; --full-refunds: exit 0 with a note."""
+    path = tmp_path / "ids.csv"
+    path.write_text("order_id\norder_test_A1\n", encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "--column amount=" in err
+    assert "--full-refunds" in err
+    assert main(["validate", str(path), "--full-refunds"]) == 0
+    assert "Note: The file has no amount column" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("column", ["amount", "amount=", "=Betrag", "amout=Betrag"])
+def test_validate_bad_column_option_exits_2(
+    tmp_path: Path, column: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A malformed --column or an unknown column name is refused before anything is read."""
+    path = tmp_path / "r.csv"
+    path.write_text("order_id,Betrag\norder_test_A1,1500\n", encoding="utf-8")
+    assert main(["validate", str(path), "--column", column]) == 2
+    assert "--column" in capsys.readouterr().err
+
+
+def test_validate_counts_total_lines_and_prints_every_warning_as_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Skipped total lines have their own count; the notes are exactly LoadResult.warnings."""
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "order_id,amount,customer\norder_test_A1,1500,Kim\norder_test_A2,2000,Lee\n合計,3600,\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "    total lines (skipped)         1\n" in out
+    notes = [line.removeprefix("Note: ") for line in out.splitlines() if line.startswith("Note: ")]
+    assert tuple(notes) == load_requests(path).warnings
+    assert len(notes) == 3
+
+
+def test_input_options_reach_load_requests_through_load_options() -> None:
+    """plan, run and validate share --column/--full-refunds; load_options makes the kwargs."""
+    from batch_refunds.cli.common import load_options
+    from batch_refunds.cli.main import build_parser
+
+    for command in ("validate", "plan", "run"):
+        args = build_parser().parse_args(
+            [command, "r.csv", "--column", "amount=返金額（税込）", "--column",
+             "metadata.ticket='Ticket no'", "--full-refunds", "--sheet", "S"]
+        )  # fmt: skip
+        assert load_options(args) == {
+            "sheet": "S",
+            "encoding": None,
+            "allow_duplicate_rows": False,
+            "columns": {"amount": "返金額（税込）", "metadata.ticket": "Ticket no"},
+            "full_refunds": True,
+        }
+
+
+def test_a_column_given_twice_is_refused() -> None:
+    """--column amount=… twice is a usage error, not last-one-wins."""
+    from batch_refunds.cli.common import load_options
+    from batch_refunds.cli.main import build_parser
+    from batch_refunds.errors import ConfigError
+
+    args = build_parser().parse_args(
+        ["validate", "r.csv", "--column", "amount=a", "--column", "amount=b"]
+    )
+    with pytest.raises(ConfigError, match="twice"):
+        load_options(args)

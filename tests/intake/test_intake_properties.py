@@ -11,12 +11,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batch_refunds.errors import InputFileError
+from batch_refunds.errors import ConfigError, InputFileError
 from batch_refunds.intake import load_requests
-from batch_refunds.intake.columns import map_columns
+from batch_refunds.intake.cells import UnreadCell
+from batch_refunds.intake.columns import AMOUNT, map_columns
 from batch_refunds.intake.read import Cell
-from batch_refunds.intake.scan import Scan, duplicate_error, duplicate_key, scan_rows
-from batch_refunds.intake.validate import RowValidator, is_blank
+from batch_refunds.intake.scan import (
+    FAST_CURRENCIES,
+    Scan,
+    _total_line,
+    duplicate_error,
+    duplicate_key,
+    scan_rows,
+)
+from batch_refunds.intake.totals import TotalLine
+from batch_refunds.intake.validate import RowValidator, is_blank, is_jpy
 from batch_refunds.models import RefundRequest, RowError
 
 from .conftest import FIXTURES
@@ -45,24 +54,35 @@ _PREFIXES = st.sampled_from(
 def test_arbitrary_bytes_load_or_raise_input_file_error(
     scratch: Path, prefix: bytes, body: bytes, suffix: str
 ) -> None:
-    """Any bytes under any name either load or raise InputFileError, nothing else."""
+    """Any bytes under any name load or raise InputFileError (ConfigError: only for
+    full_refunds beside an amount column), and every row is accounted for."""
     path = scratch / f"input{suffix}"
     path.write_bytes(prefix + body)
-    result = None
-    refused_with: str | None
-    try:
-        result = load_requests(path)
-    except InputFileError as exc:
-        refused_with = exc.code
-    else:
-        refused_with = None
-    if result is None:
-        assert refused_with is not None
-        assert refused_with.startswith("input.")
-        return
-    assert result.total_rows == (
-        len(result.requests) + len(result.invalid_rows) + result.skipped_blank_rows
-    )
+    for full_refunds in (False, True):
+        result = None
+        refused_with: str | None
+        try:
+            result = load_requests(path, full_refunds=full_refunds, keep_cells=True)
+        except InputFileError as exc:
+            refused_with = exc.code
+        except ConfigError:
+            assert full_refunds  # only --full-refunds beside an amount column is misuse
+            continue
+        else:
+            refused_with = None
+        if result is None:
+            assert refused_with is not None
+            assert refused_with.startswith("input.")
+            continue
+        assert result.total_rows == (
+            len(result.requests)
+            + len(result.invalid_rows)
+            + result.skipped_blank_rows
+            + result.skipped_total_rows
+        )
+        assert sorted(result.cells) == sorted(
+            {r.row for r in result.requests} | set(result.invalid_rows)
+        )
 
 
 def test_damaged_real_workbook_bytes_raise_input_file_error(scratch: Path) -> None:
@@ -108,11 +128,22 @@ _PLAUSIBLE = st.sampled_from(
         "x" * 256,
         "y" * 201,
         "合計",
+        "Total:",
+        "小計（税込）",
+        "円",
+        "YEN",
+        "yen",
+        "¥",
+        "￥",
+        "ＪＰＹ",
+        "日本円",
+        "2026-11-01",
     ]
 )
 _CELLS = st.one_of(
     _PLAUSIBLE,
     _PLAUSIBLE,
+    st.sampled_from([UnreadCell("B2*2"), UnreadCell(None), UnreadCell("1/0", "#DIV/0!")]),
     st.text(max_size=8),
     st.none(),
     st.booleans(),
@@ -139,14 +170,20 @@ _HEADERS = (
 
 
 def _reference_scan(rows: list[tuple[int, list[Cell]]], validator: RowValidator) -> Scan:
-    """The slow path alone: is_blank, then RowValidator.check, then the duplicate key."""
+    """The slow path alone: is_blank, total_label, RowValidator.check, the duplicate key."""
     requests: list[RefundRequest] = []
     errors: list[RowError] = []
+    totals: list[TotalLine] = []
     first_rows: dict[object, int] = {}
     blank = 0
+    amount_at = validator.columns.index(AMOUNT)
     for number, cells in rows:
         if is_blank(cells):
             blank += 1
+            continue
+        label = validator.total_label(cells)
+        if label is not None:
+            totals.append(_total_line(number, label, cells, amount_at))
             continue
         outcome = validator.check(number, cells)
         if not isinstance(outcome, RefundRequest):
@@ -157,7 +194,7 @@ def _reference_scan(rows: list[tuple[int, list[Cell]]], validator: RowValidator)
             errors.append(duplicate_error(outcome, first))
             continue
         requests.append(outcome)
-    return Scan(requests, errors, len(rows), blank)
+    return Scan(requests, errors, len(rows), blank, totals)
 
 
 @st.composite
@@ -185,8 +222,13 @@ def test_fast_path_agrees_with_the_row_validator(
     """scan_rows gives exactly what is_blank + RowValidator.check give, for arbitrary cells."""
     header, rows, text_file = table
     columns = map_columns(header, header_row=1)
-    fast = scan_rows(rows, RowValidator(columns, check_width=text_file), allow_duplicate_rows=False)
-    slow = _reference_scan(rows, RowValidator(columns, check_width=text_file))
+    unread = not text_file
+    fast = scan_rows(
+        rows,
+        RowValidator(columns, check_width=text_file, unread_cells=unread),
+        allow_duplicate_rows=False,
+    )
+    slow = _reference_scan(rows, RowValidator(columns, check_width=text_file, unread_cells=unread))
     assert fast == slow
 
 
@@ -197,10 +239,28 @@ def test_arbitrary_cells_never_raise(cells: list[Cell], text_file: bool) -> None
     columns = map_columns(_HEADERS[0], header_row=1)
     if is_blank(cells):
         return
-    outcome = RowValidator(columns, check_width=text_file).check(2, cells)
+    outcome = RowValidator(columns, check_width=text_file, unread_cells=True).check(2, cells)
     if isinstance(outcome, RefundRequest):
         assert outcome.order_id or outcome.payment_id
         assert outcome.amount is None or outcome.amount > 0
     else:
         assert outcome
         assert all(e.row == 2 and e.code.startswith("input.") for e in outcome)
+
+
+def test_every_fast_path_currency_is_one_check_accepts() -> None:
+    """The fast path's currency spellings are a subset of what RowValidator.check takes."""
+    assert all(is_jpy(text) for text in FAST_CURRENCIES if text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_CELLS, min_size=1, max_size=9))
+def test_an_unread_cell_never_becomes_part_of_a_request(cells: list[Cell]) -> None:
+    """A row with an unread formula or error in a used column is never a request."""
+    columns = map_columns(_HEADERS[0], header_row=1)
+    used = {i for _, i in columns.indices} | {i for _, i in columns.metadata}
+    if not any(isinstance(c, UnreadCell) for i, c in enumerate(cells) if i in used):
+        return
+    outcome = RowValidator(columns, unread_cells=True).check(2, cells)
+    assert not isinstance(outcome, RefundRequest)
+    assert "input.formula" in {e.code for e in outcome}

@@ -58,8 +58,8 @@ def test_encoding_override_is_honoured(write_file: WriteFile) -> None:
     """--encoding reads a file detection can't (Latin-1 is neither UTF-8 nor CP932 here)."""
     path = write_file("latin1.csv", "order_id,description\norder_test_A1,café\n", "latin-1")
     with pytest.raises(InputFileError):
-        load_requests(path)
-    result = load_requests(path, encoding="latin-1")
+        load_requests(path, full_refunds=True)
+    result = load_requests(path, encoding="latin-1", full_refunds=True)
     assert result.detected.encoding == "iso8859-1"
     assert result.requests[0].description == "café"
 
@@ -142,6 +142,22 @@ def test_file_level_failures_raise_input_file_error_with_a_code(name: str, code:
     with pytest.raises(InputFileError) as caught:
         load_requests(FIXTURES / name)
     assert caught.value.code == code
+
+
+def test_a_missing_file_is_named_in_the_error(tmp_path: Path) -> None:
+    """ "No such file: <path>" says which file was looked for."""
+    path = tmp_path / "nowhere" / "returns.csv"
+    with pytest.raises(InputFileError) as caught:
+        load_requests(path)
+    assert caught.value.code == "input.not_found"
+    assert caught.value.message == f"No such file: {path}"
+
+
+def test_a_folder_is_named_in_the_error(tmp_path: Path) -> None:
+    """A folder given as the input is refused as a folder, named."""
+    with pytest.raises(InputFileError) as caught:
+        load_requests(tmp_path)
+    assert caught.value.message == f"{tmp_path} is a folder, not a file."
 
 
 @pytest.mark.parametrize(

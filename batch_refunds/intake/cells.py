@@ -1,0 +1,105 @@
+"""Cells as a person sees them, and the cells a workbook holds no value for.
+
+``cell_text`` is the text of a cell as Excel or an editor shows it; ``KeptCells`` keeps the
+rows a report will show. ``UnreadCell`` marks a cell whose value the workbook does not hold,
+so that no one reads it as blank.
+
+``python-calamine`` gives ``""`` both for an empty cell and for a formula that was never
+calculated (a workbook written by a program and never opened in Excel) or that shows an
+error such as ``#DIV/0!``. An empty amount means "refund everything that remains", so such
+a cell must never pass for an empty one: ``formulas`` finds them in the sheet's XML, and the
+reader puts an ``UnreadCell`` in their place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, time
+
+
+class UnreadCell:
+    """A formula without a calculated value (``error`` is None), or an error value."""
+
+    __slots__ = ("error", "formula")
+
+    def __init__(self, formula: str | None, error: str | None = None) -> None:
+        self.formula = formula
+        self.error = error
+
+    def __str__(self) -> str:
+        """What the cell holds, as far as anyone can tell: ``#DIV/0!`` or ``=B2*2``."""
+        if self.error is not None:
+            return self.error
+        return f"={self.formula}" if self.formula else "=…"
+
+    def __repr__(self) -> str:
+        return f"UnreadCell({self.formula!r}, {self.error!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, UnreadCell):
+            return NotImplemented
+        return (self.formula, self.error) == (other.formula, other.error)
+
+    def __hash__(self) -> int:
+        return hash((self.formula, self.error))
+
+    @property
+    def message(self) -> str:
+        """Why the row can't be used, and what to do about it."""
+        if self.error is not None:
+            return (
+                f"The cell shows the error {self.error}, not a value; fix the formula (or type "
+                "the value) and save the file again."
+            )
+        return (
+            f"The cell holds the formula {self} but no calculated value (the file was written "
+            "by a program and never opened in Excel). Open it in Excel and save it, or type "
+            "the value."
+        )
+
+
+def cell_text(cell: object) -> str:
+    """A cell as the text a person sees: stripped, Excel numbers without a spurious ``.0``."""
+    if isinstance(cell, str):
+        return cell.strip()
+    if cell is None:
+        return ""
+    if isinstance(cell, bool):
+        return "TRUE" if cell else "FALSE"
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    if isinstance(cell, date | time):
+        return cell.isoformat()
+    return str(cell)
+
+
+class KeptCells(Mapping[int, tuple[str, ...]]):
+    """Row number → that row's cells as a person sees them, cut or padded to the header.
+
+    It holds the reader's own row lists (one pointer per row, nothing copied) and renders a
+    row's text only when it is asked for. Rows that were blank or total lines are absent.
+    """
+
+    __slots__ = ("_count", "_first", "_rows", "_width")
+
+    def __init__(self, first: int, rows: Sequence[Sequence[object] | None], width: int) -> None:
+        self._first = first
+        self._rows = rows
+        self._width = width
+        self._count = sum(1 for cells in rows if cells is not None)
+
+    def __getitem__(self, row: int) -> tuple[str, ...]:
+        i = row - self._first
+        cells = self._rows[i] if 0 <= i < len(self._rows) else None
+        if cells is None:
+            raise KeyError(row)
+        width = self._width
+        shown = tuple(map(cell_text, cells[:width]))
+        return shown + ("",) * (width - len(shown)) if len(shown) < width else shown
+
+    def __iter__(self) -> Iterator[int]:
+        first = self._first
+        return (first + i for i, cells in enumerate(self._rows) if cells is not None)
+
+    def __len__(self) -> int:
+        return self._count

@@ -1,0 +1,73 @@
+"""The intake options of plan and run reach the run: a real process against the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import sys
+from pathlib import Path
+
+from batch_refunds.sandbox import SandboxServer
+from tests.conftest import MakeSandbox
+
+KEY = "sk_test_OptionsSuiteKey01"
+DEADLINE_S = 60.0  # a bound on waiting for the process, never a timing being proven
+
+
+async def batch_refunds(server: SandboxServer, tmp: Path, *args: str) -> tuple[int, str, str]:
+    env = {**os.environ, "SMARTPAY_SECRET_KEY": KEY, "SMARTPAY_API_PREFIX": server.base_url}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "batch_refunds", *args, "--journal", str(tmp / "j.sqlite3"),
+        cwd=tmp, env=env, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), DEADLINE_S)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def returns(server: SandboxServer, tmp: Path) -> Path:
+    order = server.state.add_order(amount=9_000)
+    server.state.add_payment(order.id, 9_000)
+    path = tmp / "returns.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["order_id", "払戻予定額", "reference"])
+        writer.writerow([order.id, "1,200", "RMA-1"])
+    return path
+
+
+async def test_run_honours_column_and_refuses_the_file_without_it(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """Without --column the file is refused (exit 2, nothing sent, the way out named); with
+    --column amount=… the run refunds exactly that column's amount."""
+    server = await make_sandbox()
+    path = returns(server, tmp_path)
+    code, _, err = await batch_refunds(server, tmp_path, "run", str(path), "--yes")
+    assert code == 2
+    assert '--column amount="払戻予定額"' in err
+    assert server.state.all_refunds() == []
+    code, out, _ = await batch_refunds(
+        server, tmp_path, "run", str(path), "--yes", "--column", "amount=払戻予定額"
+    )
+    assert code == 0, out
+    assert [r.amount for r in server.state.all_refunds()] == [1_200]
+    assert "¥1,200" in out
+
+
+async def test_plan_takes_full_refunds(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    """plan accepts --full-refunds for a file of bare ids and plans the whole remainder."""
+    server = await make_sandbox()
+    order = server.state.add_order(amount=4_000)
+    server.state.add_payment(order.id, 4_000)
+    path = tmp_path / "recall.csv"
+    path.write_text(f"order_id\n{order.id}\n", encoding="utf-8")
+    code, _, err = await batch_refunds(server, tmp_path, "plan", str(path))
+    assert code == 2
+    assert "--full-refunds" in err
+    code, out, _ = await batch_refunds(server, tmp_path, "plan", str(path), "--full-refunds")
+    assert code == 0, out
+    assert "¥4,000" in out
+    assert server.state.all_refunds() == []
