@@ -330,7 +330,8 @@ class Planner:
         if covered[0] and book is not None:
             sent = sum(part.amount for part in allocation)
             p.message = (
-                f"{_covered_message(book, *covered)}; sends the remaining {format_yen(sent)}"
+                f"{_covered_message(book, *covered)}; this row adds the remaining "
+                f"{format_yen(sent)}"
                 + (f" so {book.reference} totals {format_yen(request.amount)}"
                    if request.amount is not None else "")
             )  # fmt: skip

@@ -170,11 +170,15 @@ def print_summary(result: RunResult, out: TextIO) -> None:
     for status in Status:
         if counts.get(status, 0):
             print(f"  {status.value:<{width}}  {counts[status]:>6}", file=out)
-    amounts = (
+    amounts = [
         ("requested", summary.requested_total),
         ("already refunded", summary.already_refunded_total),
         ("refunded now", summary.refunded_total),
-    )
+    ]
+    if summary.mode == "plan":
+        planned = [o for o in result.outcomes if o.status is Status.PLANNED]
+        to_send = sum(o.requested_yen - o.already_refunded for o in planned)
+        amounts.append(("would refund", to_send))
     for label, amount in amounts:
         print(f"  {label:<{width}}  {format_yen(amount):>12}", file=out)
     r = summary.requests
@@ -189,5 +193,33 @@ def print_summary(result: RunResult, out: TextIO) -> None:
         print(f"  Stopped early: {summary.stop_reason}", file=out)
     for warning in summary.warnings:
         print(f"  Note: {warning}", file=out)
+    _print_attention(result, out)
     print(f"Report: {result.report.directory}/", file=out)
     print(f"exit {summary.exit_code}", file=out)
+
+
+ATTENTION = (Status.INVALID, Status.REJECTED, Status.HELD, Status.FAILED)
+ATTENTION_SHOWN = 10
+MESSAGE_WIDTH = 110
+
+
+def _print_attention(result: RunResult, out: TextIO) -> None:
+    """The rows a person must look at, with their reasons, so nobody has to open the CSV to
+    learn why a run exited 1; the report has them all."""
+    rows = [o for o in result.outcomes if o.status in ATTENTION]
+    if not rows:
+        return
+    shown = rows[:ATTENTION_SHOWN]
+    more = (
+        f" (first {len(shown)} of {len(rows)}; all are in the report)"
+        if len(rows) > len(shown)
+        else ""
+    )
+    print(f"  Rows to look at{more}:", file=out)
+    for o in shown:
+        message = o.message or ""
+        if len(message) > MESSAGE_WIDTH:
+            message = message[: MESSAGE_WIDTH - 1] + "…"
+        print(
+            f"    row {o.row:<5} {o.status.value:<8} {o.error_code or '':<24} {message}", file=out
+        )

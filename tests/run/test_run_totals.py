@@ -125,3 +125,37 @@ async def test_out_folder_holding_a_report_is_refused_before_anything_is_sent(
         )
     assert harness.server.state.stats.requests == requests
     assert first.report.summary.read_bytes() == before
+
+
+def terminal(result: RunResult) -> str:
+    out = io.StringIO()
+    print_summary(result, out)
+    return out.getvalue()
+
+
+async def test_terminal_names_the_rows_to_look_at(harness: Harness) -> None:
+    """The summary lists each held, rejected, invalid or failed row with its reason, so the
+    person learns why the run exited 1 without opening the report."""
+    oid, _ = harness.order(5000, 5000)
+    await harness.run(harness.write([(oid, None, 1000, "R-1")], name="monday.csv"))
+    other, _ = harness.order(1000, 1000)
+    result = await harness.run(
+        harness.write(
+            [(oid, None, 500, "R-1"), (other, None, 9999, "R-2"), (other, None, 1, "")],
+            name="t.csv",
+        )  # fmt: skip
+    )
+    text = terminal(result)
+    assert "Rows to look at:" in text
+    assert "row 2     held     hold.reference-exceeds" in text
+    assert "row 3     rejected amount.insufficient" in text
+    assert "row 4" not in text  # refunded: nothing to look at
+
+
+async def test_a_plan_says_what_it_would_refund(harness: Harness) -> None:
+    """plan prints what a run would send, in the same terms: requested less already refunded."""
+    oid, (pid,) = harness.order(5000, 5000)
+    harness.server.state.add_refund(pid, 500, reference="RMA-9")
+    result = await harness.run(harness.write([(oid, None, 3000, "RMA-9")]), mode="plan")
+    lines = terminal(result).splitlines()
+    assert any(line.split() == ["would", "refund", "¥2,500"] for line in lines)
