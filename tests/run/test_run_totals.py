@@ -139,12 +139,8 @@ async def test_terminal_names_the_rows_to_look_at(harness: Harness) -> None:
     oid, _ = harness.order(5000, 5000)
     await harness.run(harness.write([(oid, None, 1000, "R-1")], name="monday.csv"))
     other, _ = harness.order(1000, 1000)
-    result = await harness.run(
-        harness.write(
-            [(oid, None, 500, "R-1"), (other, None, 9999, "R-2"), (other, None, 1, "")],
-            name="t.csv",
-        )  # fmt: skip
-    )
+    rows = [(oid, None, 500, "R-1"), (other, None, 9999, "R-2"), (other, None, 1, "")]
+    result = await harness.run(harness.write(rows, name="t.csv"))
     text = terminal(result)
     assert "Rows to look at:" in text
     assert "row 2     held     hold.reference-exceeds" in text
