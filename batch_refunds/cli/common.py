@@ -159,12 +159,19 @@ def read_secret(secret_file: Path | None) -> str:
 
 
 def client_config(args: argparse.Namespace) -> ClientConfig:
-    return ClientConfig.from_env(
-        secret_key=read_secret(args.secret_file),
-        base_url=args.api_prefix,
-        rate_per_second=args.rate,
-        max_in_flight=args.concurrency,
-    )
+    try:
+        return ClientConfig.from_env(
+            secret_key=read_secret(args.secret_file),
+            base_url=args.api_prefix,
+            rate_per_second=args.rate,
+            max_in_flight=args.concurrency,
+        )
+    except ConfigError as exc:
+        # The library names its field; a person set --api-prefix or the environment.
+        message = str(exc)
+        if message.startswith("base_url: "):
+            message = f"the API prefix (--api-prefix or {ENV_API_PREFIX}): " + message[10:]
+        raise ConfigError(message) from None
 
 
 def error(message: str, stream: TextIO | None = None) -> None:

@@ -190,7 +190,9 @@ def print_summary(result: RunResult, out: TextIO) -> None:
     if result.guard:
         print(f"  Nothing was sent: {result.guard.message}", file=out)
     elif summary.stop_reason:
-        print(f"  Stopped early: {summary.stop_reason}", file=out)
+        tried = any(o.attempts for o in result.outcomes) or summary.refunded_total
+        lead = "Stopped early" if tried else "Nothing was sent"
+        print(f"  {lead}: {summary.stop_reason}", file=out)
     for warning in summary.warnings:
         print(f"  Note: {warning}", file=out)
     _print_attention(result, out)

@@ -32,6 +32,7 @@ def test_plain_http_to_another_host_exits_2_and_says_use_https(
     )
     err = capsys.readouterr().err
     assert "use https://sandbox.example.com:8700/v1" in err
+    assert "the API prefix (--api-prefix or SMARTPAY_API_PREFIX)" in err  # not a field name
     assert TEST_KEY not in err
     assert not (returns.parent / "reports").exists()
 

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from batch_refunds.cli.render import print_summary
 from batch_refunds.exit_codes import EXIT_NOT_STARTED, EXIT_ROWS_NOT_DONE
 from batch_refunds.models import CreateRefund, Refund, Status
+from batch_refunds.runner import RunResult
 from tests.run.conftest import KEY, Harness, statuses
+
+
+def terminal(result: RunResult) -> str:
+    out = io.StringIO()
+    print_summary(result, out)
+    return out.getvalue()
+
 
 MakeHarness = Callable[..., Awaitable[Harness]]
 
@@ -34,6 +44,7 @@ async def test_wrong_key_sends_nothing_and_blames_no_row(make_harness: MakeHarne
     assert harness.posts() == 0
     assert result.summary.exit_code == EXIT_NOT_STARTED
     assert "key" in (result.summary.stop_reason or "")
+    assert "Nothing was sent: the secret key" in terminal(result)
     assert "SomeoneElses" not in result.report.csv.read_text(encoding="utf-8-sig")
 
 
@@ -102,6 +113,7 @@ async def test_key_revoked_mid_run_stops_at_once(harness: Harness) -> None:
     assert set(codes[1:]) == {"run.misconfigured"}
     assert Status.REJECTED not in statuses(result)
     assert result.summary.exit_code == EXIT_ROWS_NOT_DONE  # one refund was made
+    assert "Stopped early: the secret key" in terminal(result)
     assert gets(harness) == 1 + 2  # the access check, the first order and the second
     sandbox = harness.server.sandbox
     sandbox.config = dataclasses.replace(sandbox.config, secret=KEY)
