@@ -228,8 +228,12 @@ async def run_batch(
         else:
             guard = _max_total_guard(options, totals)
             if guard is None and not await _confirmed(hooks, totals, engine.stop):
-                guard = Guard(
-                    "run.not-confirmed", "the confirmation was not given: nothing was sent"
+                guard = (
+                    Guard("run.interrupted", "stopped at the confirmation: nothing was sent")
+                    if engine.stop.is_set()
+                    else Guard(
+                        "run.not-confirmed", "the confirmation was not given: nothing was sent"
+                    )
                 )
             if guard is None:
                 _phase(hooks, "refunding", len(plan.rows))

@@ -179,8 +179,7 @@ async def run_in_terminal(
 
 CONFIRM_WORD = "yes"
 CONFIRM_PROMPT = (
-    f"Send these refunds? Type '{CONFIRM_WORD}' (lower case) to send them, anything else to "
-    "cancel: "
+    f"Send these refunds? Type '{CONFIRM_WORD}' (lower case) to send, anything else cancels: "
 )
 
 
@@ -203,11 +202,11 @@ async def _ask(
     # Before the question is shown, so that nothing typed after it can be lost.
     _discard_type_ahead(stdin)
     out.write(
-        f"\nAbout to refund {format_yen(totals.total_to_send)} over {totals.rows_to_send} row(s)"
-        f" (requested {format_yen(totals.requested)}, already refunded"
-        f" {format_yen(totals.already_refunded)}).\n"
-        f"Rows: {totals.already_refunded_rows} already refunded, {totals.rejected_rows} rejected,"
-        f" {totals.held_rows} held, {totals.invalid_rows} invalid.\n{CONFIRM_PROMPT}"
+        f"\nAbout to refund {format_yen(totals.total_to_send)} over {totals.rows_to_send} row(s).\n"
+        f"  requested {format_yen(totals.requested)}, already refunded"
+        f" {format_yen(totals.already_refunded)}\n"
+        f"  other rows: {totals.already_refunded_rows} already refunded, {totals.rejected_rows}"
+        f" rejected, {totals.held_rows} held, {totals.invalid_rows} invalid\n{CONFIRM_PROMPT}"
     )
     out.flush()
     answer = await _read_line(stdin, stop)

@@ -202,13 +202,16 @@ def print_summary(result: RunResult, out: TextIO) -> None:
 
 ATTENTION = (Status.INVALID, Status.REJECTED, Status.HELD, Status.FAILED)
 ATTENTION_SHOWN = 10
-MESSAGE_WIDTH = 110
+EXPLAINED_ABOVE = frozenset({"run.interrupted", "run.stopped-early", "run.misconfigured"})
+"""Codes the summary's own "Stopped early" or "Nothing was sent" line already explains."""
 
 
 def _print_attention(result: RunResult, out: TextIO) -> None:
     """The rows a person must look at, with their reasons, so nobody has to open the CSV to
-    learn why a run exited 1; the report has them all."""
-    rows = [o for o in result.outcomes if o.status in ATTENTION]
+    learn why a run exited 1; the report has them all. Rows that a guardrail or a stop held
+    back are counted by the line above, not listed one by one."""
+    explained = EXPLAINED_ABOVE | ({result.guard.code} if result.guard else set())
+    rows = [o for o in result.outcomes if o.status in ATTENTION and o.error_code not in explained]
     if not rows:
         return
     shown = rows[:ATTENTION_SHOWN]
@@ -218,10 +221,9 @@ def _print_attention(result: RunResult, out: TextIO) -> None:
         else ""
     )
     print(f"  Rows to look at{more}:", file=out)
+    width = terminal_columns(out) if out.isatty() else None
     for o in shown:
-        message = o.message or ""
-        if len(message) > MESSAGE_WIDTH:
-            message = message[: MESSAGE_WIDTH - 1] + "…"
-        print(
-            f"    row {o.row:<5} {o.status.value:<8} {o.error_code or '':<24} {message}", file=out
-        )
+        line = f"    row {o.row:<5} {o.status.value:<8} {o.error_code or '':<24} {o.message or ''}"
+        if width is not None and _columns(line) > width:
+            line = _cut(line, width)
+        print(line, file=out)

@@ -70,7 +70,8 @@ async def answer(typed: bytes, *, close: bool = False) -> tuple[bool, bool, str]
 
 def test_the_prompt_says_exactly_what_it_accepts() -> None:
     """The question names the one answer that sends, and its case."""
-    assert "Type 'yes' (lower case) to send them, anything else to cancel: " in CONFIRM_PROMPT
+    assert "Type 'yes' (lower case) to send, anything else cancels: " in CONFIRM_PROMPT
+    assert len(CONFIRM_PROMPT) < 80  # one line on an 80-column terminal
 
 
 @pytest.mark.parametrize("typed", [b"yes\n", b"  yes \t\n", b"yes\r\n"])
@@ -78,8 +79,9 @@ async def test_yes_sends(typed: bytes) -> None:
     """'yes', surrounding whitespace aside, is the one answer that sends."""
     result, stopped, printed = await answer(typed)
     assert (result, stopped) == (True, False)
-    assert "About to refund ¥12,800 over 2 row(s)" in printed
-    assert "(requested ¥14,000, already refunded ¥1,200)" in printed
+    assert "About to refund ¥12,800 over 2 row(s)." in printed
+    assert "requested ¥14,000, already refunded ¥1,200" in printed
+    assert max(len(line) for line in printed.splitlines()) < 80
 
 
 @pytest.mark.parametrize(

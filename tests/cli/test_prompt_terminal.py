@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from batch_refunds.cli.plan_run import CONFIRM_PROMPT
 from batch_refunds.sandbox import SandboxServer
 from tests.conftest import MakeSandbox
 
 KEY = "sk_test_PromptSuiteKey0001"
-QUESTION = b"anything else to cancel: "
+QUESTION = CONFIRM_PROMPT.split("?")[-1].strip().encode()  # the end of the question itself
 START_BOUND_S = 60.0  # bounds on waiting for the process; never a timing being proven
 ANSWER_BOUND_S = 10.0
 
