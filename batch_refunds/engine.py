@@ -30,6 +30,7 @@ from batch_refunds.api import SmartpayApi
 from batch_refunds.attempts import counting
 from batch_refunds.errors import CONFIGURATION_ERRORS, ApiRefused, SmartpayError
 from batch_refunds.journal import PENDING, Intent, Journal
+from batch_refunds.ledger import pending_message
 from batch_refunds.models import (
     CreateRefund,
     Refund,
@@ -58,6 +59,14 @@ OUTCOME_BATCH = 500
 
 
 OutcomeHook = Callable[[RowOutcome], None]
+
+
+class _InFlight(Exception):
+    """A refund answered with a status that is neither succeeded nor failed."""
+
+    def __init__(self, refund: Refund) -> None:
+        super().__init__(refund.id)
+        self.refund = refund
 
 
 @dataclass
@@ -172,11 +181,18 @@ class Engine:
                         refund = await self.api.create_refund(
                             self._body(p, part), idempotency_key=key
                         )
-                    if not refund.succeeded:  # a failed refund moved no money
+                    if refund.failed:  # a failed refund moved no money
                         raise ApiRefused(
                             f"Smartpay created refund {refund.id} with status {refund.status}",
                             error_code="refund.failed",
                         )
+                    if not refund.succeeded:
+                        raise _InFlight(refund)
+                except _InFlight as exc:
+                    # Pending (or a status we don't know): it may still go through. Never a
+                    # new key for it: the intent stays open for the next run's lookup.
+                    self._stopper.succeeded()
+                    failure = (Status.FAILED, "refund.pending", pending_message(exc.refund))
                 except CONFIGURATION_ERRORS as exc:
                     # Not this row's fault, and nothing was made: the intent stays pending,
                     # so a re-run with the key or prefix fixed looks it up, then resends it.

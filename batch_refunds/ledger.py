@@ -201,15 +201,29 @@ def reference_books(
 def refund_for_intent(
     refunds: Iterable[Refund], *, identity: str, reference: str, payment_id: str, amount: Yen
 ) -> Refund | None:
-    """The refund that an unanswered request created, if Smartpay has it."""
+    """The refund that an unanswered request created, if Smartpay has it, whatever its status
+    (a pending one is still in flight: the caller must neither count it nor send again).
+    A succeeded one is preferred over any other with the same marks."""
+    found: Refund | None = None
     for refund in refunds:
         if (
             refund.payment_id == payment_id
             and refund.amount == amount
-            and belongs_to_row(refund, identity=identity, reference=reference)
+            and refund.reference == reference
+            and marker_of(refund) in (None, identity)
         ):
-            return refund
-    return None
+            if refund.succeeded:
+                return refund
+            found = found or refund
+    return found
+
+
+def pending_message(refund: Refund) -> str:
+    """Why a row whose refund Smartpay holds as neither succeeded nor failed sends nothing."""
+    return (
+        f"Smartpay answered refund {refund.id} as {refund.status!r}: it may still go through, "
+        "so nothing more is sent for this row; a re-run looks it up first"
+    )
 
 
 def view_payment(

@@ -83,6 +83,12 @@ class Refund:
     def succeeded(self) -> bool:
         return self.status == "succeeded"
 
+    @property
+    def failed(self) -> bool:
+        """Smartpay says it moved no money. Any status other than this and ``succeeded``
+        (``pending``, or one nobody has documented) means it may still go through."""
+        return self.status == "failed"
+
 
 RefundRefs = tuple["Refund | str", ...] | None
 """A payment's ``refunds``: refund objects, bare ids, or ``None`` when the field was absent."""

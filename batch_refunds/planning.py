@@ -33,6 +33,7 @@ from batch_refunds.ledger import (
     OrderView,
     ReferenceBook,
     own_refunds,
+    pending_message,
     reference_books,
     refund_for_intent,
     view_payment,
@@ -243,14 +244,25 @@ class Planner:
         p.refundable_before = sum(c.remaining() for c in candidates)
 
         intents = self.journal.intents_for(p.identity)
+        in_flight: list[Refund] = []
         for intent in (i for i in intents if i.state == PENDING):
             found = await self._look_up(intent, view)
-            if found is not None:
+            if found is not None and found.failed:
+                self.journal.mark_refused(
+                    intent.key, error_code="refund.failed",
+                    message=f"Smartpay holds refund {found.id} as failed", run_id=self.run_id,
+                )  # fmt: skip
+            elif found is not None and not found.succeeded:
+                in_flight.append(found)
+            elif found is not None:
                 # The request that made it was sent by the run that recorded the intent.
                 self.journal.mark_succeeded(
                     intent.key, refund_id=found.id, created_at=found.created_at,
                     run_id=self.run_id, row=request.row, credited_run_id=intent.run_id,
                 )  # fmt: skip
+        if in_flight:
+            fail(p, "refund.pending", pending_message(in_flight[0]))
+            return
         intents = self.journal.intents_for(p.identity)
         succeeded = [i for i in intents if i.state == SUCCEEDED]
         p.already_amount = sum(i.amount for i in succeeded)
@@ -383,7 +395,7 @@ class Planner:
             candidates, identity=intent.identity, reference=intent.reference,
             payment_id=intent.payment_id, amount=intent.amount,
         )  # fmt: skip
-        if found is not None and payment is not None:
+        if found is not None and found.succeeded and payment is not None:
             payment.add_refund(found)
         return found
 
