@@ -174,6 +174,11 @@ class Engine:
         failure: tuple[Status, str, str] | None = None
         attempts = 0
         for index, (key, part) in enumerate(zip(p.keys, p.parts, strict=True)):
+            if index and (reason := self._stopper.reason()) is not None:
+                # Stop between parts: the unsent ones stay pending with their keys, so the
+                # next run looks them up (finding nothing) and sends them exactly once.
+                failure = (Status.FAILED, *reason)
+                break
             lock = self._payment_locks.setdefault(part.payment_id, asyncio.Lock())
             with counting() as tries:
                 try:

@@ -39,7 +39,7 @@ from batch_refunds.ledger import (
     view_payment,
 )
 from batch_refunds.lookup import RefundScanner
-from batch_refunds.models import Order, Payment, Refund, RefundRequest, Yen
+from batch_refunds.models import CURRENCY, Order, Payment, Refund, RefundRequest, Yen
 from batch_refunds.money import format_yen
 
 
@@ -212,6 +212,14 @@ class Planner:
             return
         try:
             view = await self._fetch_view(pending_rows[0].request)
+        except Untrusted as exc:
+            for p in pending_rows:
+                reject(p, exc.code, exc.message)
+            return
+        except _Stopped as exc:
+            for p in pending_rows:
+                fail(p, exc.code, exc.message)
+            return
         except SmartpayError as exc:
             for p in pending_rows:
                 self._refused_or_failed(p, exc)
@@ -357,22 +365,31 @@ class Planner:
         )  # fmt: skip
 
     async def _fetch_view(self, request: RefundRequest) -> OrderView:
+        """The order's payments and their refunds, checked before any arithmetic trusts them
+        (``Untrusted`` otherwise); a stop request is honoured between requests."""
         if request.order_id is not None:
             order: Order = await self.api.get_order(request.order_id, expand=True)
-            payments = [
-                item if isinstance(item, Payment) else await self.api.get_payment(item, expand=True)
-                for item in order.payments
-            ]
+            _check_order(order)
+            payments = []
+            for listed in order.payments:
+                self._raise_if_stopped()
+                payments.append(
+                    listed if isinstance(listed, Payment)
+                    else await self.api.get_payment(listed, expand=True)
+                )  # fmt: skip
             order_id: str | None = order.id
         else:
             assert request.payment_id is not None  # intake guarantees one of the two
             payments = [await self.api.get_payment(request.payment_id, expand=True)]
             order_id = payments[0].order_id
+        for payment in payments:
+            _check_payment(payment, order_id)
         views = []
         for payment in payments:
             fetched: dict[str, Refund] = {}
             for item in payment.refunds or ():
                 if isinstance(item, str):
+                    self._raise_if_stopped()
                     try:
                         fetched[item] = await self.api.get_refund(item)
                     except NotFound:
@@ -380,6 +397,10 @@ class Planner:
             journal_refunds = self.journal.refunds_on_payment(payment.id)
             views.append(view_payment(payment, fetched=fetched, journal_refunds=journal_refunds))
         return OrderView(order_id, views)
+
+    def _raise_if_stopped(self) -> None:
+        if (reason := self.stopper.reason()) is not None:
+            raise _Stopped(*reason)
 
     async def _look_up(self, intent: Intent, view: OrderView) -> Refund | None:
         """Find the refund an unanswered request may have created, without sending anything."""
@@ -413,6 +434,54 @@ class Planner:
         else:
             self.stopper.succeeded()
         (reject if isinstance(exc, ApiRefused) else fail)(p, exc.code, exc.message)
+
+
+class Untrusted(Exception):
+    """What Smartpay answered about an order cannot be right; its rows are rejected."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class _Stopped(Exception):
+    """A stop was requested while an order was being read."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _check_order(order: Order) -> None:
+    if order.currency.upper() != CURRENCY:
+        raise Untrusted(
+            "order.currency",
+            f"the order is in {order.currency}; only JPY can be refunded, so nothing was sent",
+        )
+    ids_listed = [item.id if isinstance(item, Payment) else item for item in order.payments]
+    if len(set(ids_listed)) != len(ids_listed):
+        twice = sorted({i for i in ids_listed if ids_listed.count(i) > 1})
+        raise Untrusted(
+            "order.duplicate-payments",
+            f"Smartpay listed {', '.join(twice)} more than once on this order, so what remains "
+            "to refund cannot be trusted; nothing was sent",
+        )
+
+
+def _check_payment(payment: Payment, order_id: str | None) -> None:
+    if payment.currency.upper() != CURRENCY:
+        raise Untrusted(
+            "payment.currency",
+            f"payment {payment.id} is in {payment.currency}; only JPY can be refunded",
+        )
+    if order_id is not None and payment.order_id != order_id:
+        raise Untrusted(
+            "answer.mismatch",
+            f"payment {payment.id} was answered as part of {payment.order_id}, not {order_id}; "
+            "nothing was sent",
+        )
 
 
 def _group_key(request: RefundRequest) -> str:
