@@ -18,7 +18,13 @@ found by looking up an unanswered request is credited to the run that sent that 
 
 One run at a time per journal: ``JournalLock`` takes an OS file lock beside the database,
 which the OS drops by itself if the process dies, so a ``kill -9`` never leaves it stuck.
-sqlite3 lives here only.
+
+A journal is never silently replaced. Beside it, ``<journal>.id`` names the journal (an id
+kept in its ``meta`` table too) and the last run it recorded. A journal that is missing that
+id or that run — emptied, truncated, swapped for another file, or missing its ``-wal`` file
+— is refused with a message, because a fresh journal forgets which refunds were sent.
+A file that is not a readable SQLite database, or a folder that can't be written, is a
+``ConfigError`` naming the path. sqlite3 lives here only.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -184,8 +191,13 @@ class JournalLock:
         self._file: IO[str] | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = self.path.open("a+", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"the journal's folder {self.path.parent} cannot be written: {_reason(exc)}"
+            ) from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -216,6 +228,10 @@ class JournalLock:
         self.release()
 
 
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
 def _ids(value: Iterable[str]) -> str:
     return ";".join(value)
 
@@ -229,12 +245,82 @@ class Journal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._open_schema()
+        self._sidecar = path.with_name(path.name + ".id")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"the journal {path} cannot be opened: {_reason(exc)}") from None
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._open_schema()
+            self._check_identity()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise ConfigError(
+                f"the journal {path} cannot be used: {_reason(exc)}. It is what makes runs "
+                "exactly-once: restore it from a backup rather than starting a new one"
+            ) from None
+        except ConfigError:
+            self._db.close()
+            raise
+
+    def _check_identity(self) -> None:
+        """Refuse a journal that is not the one ``<journal>.id`` remembers (see module doc)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='journal_id'").fetchone()
+        journal_id = row[0] if row else None
+        remembered = self._read_sidecar()
+        if remembered is None:
+            if journal_id is None:
+                journal_id = secrets.token_hex(8)
+                with self._tx() as db:
+                    db.execute(
+                        "INSERT INTO meta (key, value) VALUES ('journal_id', ?)", (journal_id,)
+                    )
+            self._write_sidecar(journal_id, self._last_run_id())
+            return
+        way_out = (
+            f"If that history really is gone and a new journal is meant, delete {self._sidecar}"
+            " too; Smartpay's own records (references and markers) will then be the only guard"
+        )
+        if journal_id != remembered.get("journal_id"):
+            raise ConfigError(
+                f"the journal {self.path} is not the one used before (it was emptied, truncated "
+                f"or replaced; {self._sidecar} names journal {remembered.get('journal_id')}). "
+                + way_out
+            )
+        last = remembered.get("last_run")
+        if last and not self._db.execute("SELECT 1 FROM runs WHERE run_id=?", (last,)).fetchone():
+            raise ConfigError(
+                f"the journal {self.path} has lost its latest run {last} (was its -wal file "
+                "deleted, or an older copy restored?). " + way_out
+            )
+
+    def _read_sidecar(self) -> dict[str, str] | None:
+        try:
+            data = json.loads(self._sidecar.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{self._sidecar} cannot be read: {_reason(exc)}") from None
+        return data if isinstance(data, dict) else {}
+
+    def _write_sidecar(self, journal_id: str, last_run: str | None) -> None:
+        temp = self._sidecar.with_name(self._sidecar.name + ".tmp")
+        text = json.dumps({"journal_id": journal_id, "last_run": last_run})
+        try:
+            temp.write_text(text + "\n", encoding="utf-8")
+            os.replace(temp, self._sidecar)
+        except OSError as exc:
+            raise ConfigError(f"{self._sidecar} cannot be written: {_reason(exc)}") from None
+
+    def _last_run_id(self) -> str | None:
+        row = self._db.execute(
+            "SELECT run_id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1"
+        ).fetchone()
+        return row[0] if row else None
 
     def _open_schema(self) -> None:
         found = None
@@ -306,6 +392,8 @@ class Journal:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (run_id, mode, input_path, input_sha256, rows, started_at),
             )
+        journal_id = self._db.execute("SELECT value FROM meta WHERE key='journal_id'").fetchone()
+        self._write_sidecar(journal_id[0], run_id)
 
     def finish_run(self, summary: RunSummary, report_dir: str | None) -> None:
         counts = {status.value: n for status, n in summary.counts}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from batch_refunds.api import SmartpayApi
 from batch_refunds.engine import DEFAULT_CONCURRENCY, Engine, OutcomeHook
-from batch_refunds.errors import ConfigError
+from batch_refunds.errors import BatchRefundsError, ConfigError
 from batch_refunds.exit_codes import EXIT_INTERRUPTED, EXIT_NOT_STARTED, EXIT_OK, EXIT_ROWS_NOT_DONE
 from batch_refunds.intake import load_requests
 from batch_refunds.intake.columns import ORDER_ID, PAYMENT_ID, REFERENCE
@@ -74,6 +74,10 @@ class PlanTotals:
     held_rows: int = 0
     requested: Yen = 0
     already_refunded: Yen = 0
+
+
+class ReportNotWritten(BatchRefundsError):
+    """The run finished but its report could be written nowhere; the journal has it all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,14 +155,25 @@ def plan_totals(plan: Plan, outcomes: list[RowOutcome], invalid_rows: int) -> Pl
 
 
 def check_out_dir(out_dir: Path) -> None:
-    """Refuse a report folder that already holds a report: it is the only record of what
-    that run refunded, so it is never replaced."""
+    """Refuse a report folder that already holds a report (it is the only record of what
+    that run refunded, so it is never replaced), or one that cannot be written: both before
+    anything is sent, so no refund goes out without its report."""
     existing = [name for name in (SUMMARY_NAME, CSV_NAME, XLSX_NAME) if (out_dir / name).exists()]
     if existing:
         raise ConfigError(
             f"{out_dir} already holds a report ({', '.join(existing)}); a report is never "
             "replaced. Choose another report folder (--out), or leave it out for a new one."
         )
+    probe = out_dir / f".write-test-{secrets.token_hex(4)}"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"the report folder {out_dir} cannot be written ({exc.strerror or exc}); nothing "
+            "was sent. Choose a folder you can write to (--out)."
+        ) from None
 
 
 async def run_batch(
@@ -259,10 +274,28 @@ async def run_batch(
         input_header=loaded.input_header,
         input_cells=loaded.cells,
     )
-    check_out_dir(options.out_dir)  # again: another process may have written there meanwhile
-    paths = write_report(report, options.out_dir)
+    paths = _write_report_somewhere(report, options.out_dir, journal.path.parent)
     journal.finish_run(summary, str(options.out_dir))
     return RunResult(summary, paths, tuple(all_outcomes), loaded, guard, interrupted)
+
+
+def _write_report_somewhere(report: RunReport, out_dir: Path, fallback_parent: Path) -> ReportPaths:
+    """Write the report into ``out_dir``, or, if that fails now that refunds may have been
+    sent (the disk filled, the folder vanished, another run wrote there meanwhile), into a
+    fresh folder beside the journal; the journal holds every outcome either way."""
+    try:
+        check_out_dir(out_dir)
+        return write_report(report, out_dir)
+    except (OSError, ConfigError) as first:
+        fallback = fallback_parent / f"report-{report.summary.run_id}"
+        try:
+            paths = write_report(report, fallback)
+        except OSError:
+            raise ReportNotWritten(
+                f"the report could not be written to {out_dir} ({first}) nor to {fallback}; "
+                f"every outcome of run {report.summary.run_id} is in the journal"
+            ) from None
+        return replace(paths, fallback_from=out_dir)
 
 
 async def _confirmed(hooks: RunHooks, totals: PlanTotals, stop: asyncio.Event) -> bool:

@@ -24,7 +24,7 @@ from batch_refunds.cli.common import (
     yen_amount,
 )
 from batch_refunds.errors import ConfigError, InputFileError
-from batch_refunds.exit_codes import EXIT_NOT_STARTED
+from batch_refunds.exit_codes import EXIT_NOT_STARTED, EXIT_ROWS_NOT_DONE
 from batch_refunds.money import format_yen
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def _add_options(parser: argparse.ArgumentParser, *, run: bool) -> None:
 def _main(args: argparse.Namespace, *, mode: str) -> int:
     from batch_refunds.cli.render import print_summary
     from batch_refunds.journal import Journal, JournalLock
-    from batch_refunds.runner import RunOptions
+    from batch_refunds.runner import ReportNotWritten, RunOptions
 
     try:
         config = client_config(args)
@@ -118,6 +118,9 @@ def _main(args: argparse.Namespace, *, mode: str) -> int:
     except (ConfigError, InputFileError) as exc:
         error(str(exc))
         return EXIT_NOT_STARTED
+    except ReportNotWritten as exc:  # the run happened; only its report is missing
+        error(str(exc))
+        return EXIT_ROWS_NOT_DONE
     print_summary(result, sys.stdout)
     return result.summary.exit_code
 

@@ -196,6 +196,9 @@ def print_summary(result: RunResult, out: TextIO) -> None:
     for warning in summary.warnings:
         print(f"  Note: {warning}", file=out)
     _print_attention(result, out)
+    if result.report.fallback_from is not None:
+        print(f"  Note: {result.report.fallback_from} could not be written; the report is here:",
+              file=out)  # fmt: skip
     print(f"Report: {result.report.directory}/", file=out)
     print(f"exit {summary.exit_code}", file=out)
 

@@ -88,6 +88,8 @@ class ReportPaths:
     csv: Path
     xlsx: Path
     summary: Path
+    fallback_from: Path | None = None
+    """The folder the report was meant for, when it could not be written there."""
 
     @classmethod
     def in_directory(cls, directory: Path) -> ReportPaths:
