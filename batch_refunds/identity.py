@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from batch_refunds.models import RefundRequest, Yen
+from batch_refunds.models import RefundRequest
 
-KEY_PREFIX = "br1"
-"""Versioned, so a future change of the derivation can never collide with today's keys."""
+KEY_PREFIX = "br2"
+"""Versioned, so a change of the derivation can never collide with earlier keys (``br1``
+keys also hashed the part's amount)."""
 
 REFERENCE_PREFIX = "br-"
 
@@ -60,14 +61,18 @@ def derived_reference(identity: str) -> str:
     return f"{REFERENCE_PREFIX}{identity[:24]}"
 
 
-def idempotency_key(identity: str, payment_id: str, amount: Yen, generation: int = 0) -> str:
-    """The ``Idempotency-Key`` for one part of a row's allocation: same part, same key, always.
+def idempotency_key(identity: str, payment_id: str, generation: int = 0, ordinal: int = 0) -> str:
+    """The ``Idempotency-Key`` for one part of a row's plan: the row, the payment, and how
+    many of the row's own refunds on that payment were known when it was planned.
 
-    ``generation`` counts the row's earlier plans that Smartpay refused outright (nothing was
-    refunded by them); a new plan after such a refusal must not be answered with the stored
-    refusal, so it gets new keys. An unanswered request is never re-planned: it is resent with
-    its own key.
+    Not the part's amount: a re-run whose split across payments came out differently (a lost
+    journal, refunds Smartpay did not list) must send the same key for the same payment, so
+    that Smartpay replays, or refuses, instead of refunding again. ``ordinal`` makes a second
+    refund of the row on one payment (the rest, after the first was found) a request of its
+    own. ``generation`` counts the row's earlier plans that Smartpay refused outright
+    (nothing was refunded by them): a new plan after such a refusal must not be answered with
+    the stored refusal. An unanswered request is never re-planned: it is resent with its own
+    key, as the journal holds it.
     """
-    return (
-        f"{KEY_PREFIX}-{_digest('part', identity, payment_id, str(amount), str(generation))[:40]}"
-    )
+    digest = _digest("part", identity, payment_id, str(generation), str(ordinal))
+    return f"{KEY_PREFIX}-{digest[:40]}"

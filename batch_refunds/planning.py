@@ -225,6 +225,16 @@ class Planner:
                 self._refused_or_failed(p, exc)
             return
         self.stopper.succeeded()
+        try:
+            await self._complete_unlisted(view, pending_rows)
+        except _Stopped as exc:
+            for p in pending_rows:
+                fail(p, exc.code, exc.message)
+            return
+        except SmartpayError as exc:
+            for p in pending_rows:
+                self._refused_or_failed(p, exc)
+            return
         books = reference_books(
             view.payments,
             ((p.reference, p.request.amount, p.request.reference is None) for p in group),
@@ -318,6 +328,9 @@ class Planner:
             return
         allocation = allocate(wanted, [(c.id, c.remaining()) for c in candidates])
         if isinstance(allocation, Shortfall):
+            if allocation.requested == 0 and p.already_amount:
+                self._complete(p)  # a full refund whose refunds exist: nothing is left to ask
+                return
             if allocation.requested == 0:
                 reject(p, "amount.insufficient", "nothing remains to refund on this order")
             else:
@@ -342,8 +355,15 @@ class Planner:
         p.action = Action.SEND
         p.generation = latest + 1
         p.parts = allocation
+        own_on: dict[str, int] = {}
+        for refund_id in p.already_ids:
+            for c in candidates:
+                if refund_id in c.known_refunds():
+                    own_on[c.id] = own_on.get(c.id, 0) + 1
         p.keys = tuple(
-            ids.idempotency_key(p.identity, part.payment_id, part.amount, p.generation)
+            ids.idempotency_key(
+                p.identity, part.payment_id, p.generation, own_on.get(part.payment_id, 0)
+            )
             for part in allocation
         )
         view.reserve((part.payment_id, part.amount) for part in allocation)
@@ -397,6 +417,23 @@ class Planner:
             journal_refunds = self.journal.refunds_on_payment(payment.id)
             views.append(view_payment(payment, fetched=fetched, journal_refunds=journal_refunds))
         return OrderView(order_id, views)
+
+    async def _complete_unlisted(self, view: OrderView, rows: list[RowPlan]) -> None:
+        """Where Smartpay does not list a payment's refunds and the journal knows nothing of
+        some row, learn them from the shared newest-first scan of ``GET /refunds`` back to
+        the payment's creation, before anything is planned: a lost journal must not let a
+        row be refunded again, nor hide a refund made under its reference."""
+        unlisted = [v for v in view.payments if not v.complete]
+        if not unlisted or all(self.journal.intents_for(p.identity) for p in rows):
+            return
+        for payment in unlisted:
+            self._raise_if_stopped()
+            scanned = await self._scanner.refunds_on(
+                payment.id, not_before_ms=payment.payment.created_at
+            )
+            payment.refunds = {**payment.journal_refunds, **payment.refunds,
+                               **{r.id: r for r in scanned}}  # fmt: skip
+            payment.complete = True
 
     def _raise_if_stopped(self) -> None:
         if (reason := self.stopper.reason()) is not None:

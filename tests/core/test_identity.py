@@ -35,23 +35,21 @@ def test_occurrences_count_identical_rows_in_file_order() -> None:
     assert ids.occurrences(rows) == [1, 1, 2, 3, 2]
 
 
-def test_key_depends_on_part_and_generation_only() -> None:
-    """Same part, same key; another payment, amount or generation, another key."""
+def test_key_depends_on_row_payment_generation_and_ordinal_not_amount() -> None:
+    """Same row and payment, same key whatever the amount (a re-run whose split changed still
+    sends the key Smartpay knows); another payment, generation or ordinal, another key."""
     identity = ids.row_identity(req(2), 1)
-    key = ids.idempotency_key(identity, "payment_test_x", 100)
-    assert key == ids.idempotency_key(identity, "payment_test_x", 100)
-    assert key.startswith("br1-")
-    assert (
-        len(
-            {
-                key,
-                ids.idempotency_key(identity, "payment_test_y", 100),
-                ids.idempotency_key(identity, "payment_test_x", 99),
-                ids.idempotency_key(identity, "payment_test_x", 100, generation=1),
-            }
-        )
-        == 4
-    )
+    key = ids.idempotency_key(identity, "payment_test_x")
+    assert key == ids.idempotency_key(identity, "payment_test_x", 0, 0)
+    assert key.startswith("br2-")
+    others = {
+        ids.idempotency_key(identity, "payment_test_y"),
+        ids.idempotency_key(identity, "payment_test_x", generation=1),
+        ids.idempotency_key(identity, "payment_test_x", ordinal=1),
+        ids.idempotency_key(ids.row_identity(req(2), 2), "payment_test_x"),
+    }
+    assert key not in others
+    assert len(others) == 4
 
 
 def test_derived_reference_is_short_and_stable() -> None:

@@ -171,3 +171,25 @@ async def test_held_rows_are_planned_as_held(harness: Harness) -> None:
     assert statuses(result) == [Status.HELD, Status.PLANNED]
     assert result.summary.refunded_total == 0
     assert csv_text(result.report.csv).count(",held,") == 1
+
+
+async def test_a_lost_journal_with_unlisted_refunds_sends_nothing_again(harness: Harness) -> None:
+    """The journal is lost, payments don't list their refunds and Smartpay's key window has
+    passed: the re-run finds every refund by the newest-first scan and sends none again,
+    even where the split across payments comes out differently."""
+    harness.server.knobs.payment_refunds = "absent"
+    rows = []
+    for n in range(6):
+        oid, _ = harness.order(20_000, 8_000, 12_000)
+        rows += [(oid, None, 5_000, f"A{n}"), (oid, None, 6_000, f"B{n}"), (oid, None, None, None)]
+    path = harness.write(rows)
+    first = await harness.run(path)
+    assert set(statuses(first)) == {Status.REFUNDED}
+    made = len(harness.refunds())
+    posts = harness.posts()
+    harness.journal_path = harness.tmp / "another-machine.sqlite3"
+    harness.server.clock.advance(7 * 3600)
+    again = await harness.run(path)
+    assert statuses(again) == [Status.ALREADY_REFUNDED] * len(rows)
+    assert harness.posts() == posts
+    assert len(harness.refunds()) == made

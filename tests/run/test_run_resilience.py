@@ -66,7 +66,7 @@ async def test_unsent_intent_is_sent_again_with_its_own_key(harness: Harness) ->
     oid, (pid,) = harness.order(3000, 3000)
     request = RefundRequest(row=2, order_id=oid, payment_id=None, amount=1000, reference="CR-1")
     identity = ids.row_identity(request, 1)
-    key = ids.idempotency_key(identity, pid, 1000)
+    key = ids.idempotency_key(identity, pid)
     with Journal(harness.journal_path) as journal:
         journal.record_intents([
             Intent(key=key, identity=identity, generation=0, run_id="crashed", row=2,
@@ -88,21 +88,22 @@ async def test_listed_refunds_give_the_remaining_amount(harness: Harness, mode: 
     assert harness.server.state.remaining(pid) == 0
 
 
-async def test_absent_refunds_fall_back_to_the_journal_and_the_403_guard(harness: Harness) -> None:
-    """Without a refunds field, the journal's own refunds count, and Smartpay's 403 stops an
-    over-refund the tool could not see coming."""
+async def test_absent_refunds_are_learnt_from_the_journal_then_the_scan(harness: Harness) -> None:
+    """Without a refunds field: a row the journal knows needs no scan (its own refunds
+    count); a new row makes the run scan list-refunds, so a refund made in the dashboard
+    meanwhile is seen and a full refund sends exactly what remains."""
     harness.server.knobs.payment_refunds = "absent"
     oid, (pid,) = harness.order(5000, 5000)
     first = await harness.run(harness.write([(oid, None, 2000, "A")], name="a.csv"))
     assert statuses(first) == [Status.REFUNDED]
-    plan = await harness.run(harness.write([(oid, None, None, "B")], name="b.csv"), mode="plan")
-    assert plan.outcomes[0].refundable_before == 3000  # the journal remembered the 2000
     harness.server.state.add_refund(pid, 500, reference="DASHBOARD")
     result = await harness.run(harness.write([(oid, None, None, "B")], name="b.csv"))
-    assert [(o.status, o.error_code) for o in result.outcomes] == [
-        (Status.REJECTED, "amount.insufficient")
-    ]
-    assert harness.server.state.remaining(pid) == 2500
+    assert statuses(result) == [Status.REFUNDED]
+    assert (result.outcomes[0].refundable_before, result.outcomes[0].refunded_amount) == (
+        2500, 2500,
+    )  # fmt: skip
+    assert harness.server.state.remaining(pid) == 0
+    assert harness.server.state.requests_served("GET", "/v1/refunds") >= 1
 
 
 async def test_a_429_storm_slows_the_run_but_loses_nothing(make_harness) -> None:  # type: ignore[no-untyped-def]
