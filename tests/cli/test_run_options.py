@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
-import os
-import sys
 from pathlib import Path
 
 from batch_refunds.sandbox import SandboxServer
+from tests.cli.process import batch_refunds as run_cli
 from tests.conftest import MakeSandbox
 
 KEY = "sk_test_OptionsSuiteKey01"
-DEADLINE_S = 60.0  # a bound on waiting for the process, never a timing being proven
 
 
 async def batch_refunds(server: SandboxServer, tmp: Path, *args: str) -> tuple[int, str, str]:
-    env = {**os.environ, "SMARTPAY_SECRET_KEY": KEY, "SMARTPAY_API_PREFIX": server.base_url}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "batch_refunds", *args, "--journal", str(tmp / "j.sqlite3"),
-        cwd=tmp, env=env, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), DEADLINE_S)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await run_cli(server, tmp, *args, key=KEY)
 
 
 def returns(server: SandboxServer, tmp: Path) -> Path:
