@@ -80,6 +80,7 @@ class Engine:
     max_amount: Yen | None = None
     max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    plan_only: bool = False
     on_planned: OutcomeHook | None = None
     on_outcome: OutcomeHook | None = None
     _payment_locks: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
@@ -93,7 +94,7 @@ class Engine:
         self._stopper = Stopper(self.max_consecutive_failures, self.stop)
         self._planner = Planner(
             api=self.api, journal=self.journal, run_id=self.run_id, stopper=self._stopper,
-            max_amount=self.max_amount,
+            max_amount=self.max_amount, plan_only=self.plan_only,
         )  # fmt: skip
 
     # --- plan -----------------------------------------------------------------------------

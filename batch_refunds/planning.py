@@ -152,6 +152,8 @@ class Planner:
     run_id: str
     stopper: Stopper
     max_amount: Yen | None = None
+    plan_only: bool = False
+    """``plan``: record no completion (it sends nothing, so it settles nothing)."""
 
     def __post_init__(self) -> None:
         self._scanner = RefundScanner(self.api)
@@ -200,7 +202,7 @@ class Planner:
             if done is not None:
                 p.action = Action.DONE
                 p.already_amount, p.already_ids = done.refunded_amount, done.refund_ids
-                p.message = f"refunded by run {done.run_id}"
+                p.message = f"already refunded (settled by run {done.run_id})"
                 continue
             pending_rows.append(p)
         if not pending_rows:
@@ -240,9 +242,15 @@ class Planner:
             ((p.reference, p.request.amount, p.request.reference is None) for p in group),
             file_identities=self._identities,
         )
-        for p in pending_rows:
+        pending = {id(p) for p in pending_rows}
+        for p in group:  # in file order, so each row takes its share of a book in turn
+            book = books.get(p.reference)
+            if id(p) not in pending:
+                if p.action is Action.DONE and book is not None:
+                    _take_finished_share(p, view, book)
+                continue
             try:
-                await self._plan_row(p, view, books.get(p.reference))
+                await self._plan_row(p, view, book)
             except SmartpayError as exc:
                 self._refused_or_failed(p, exc)
 
@@ -379,6 +387,8 @@ class Planner:
     def _complete(self, p: RowPlan, message: str = "refunded by an earlier run") -> None:
         p.action = Action.DONE
         p.message = message
+        if self.plan_only:
+            return  # a plan looks and decides nothing: the run that follows records it
         self.journal.complete(
             p.identity, run_id=self.run_id, row=p.request.row,
             refunded_amount=p.already_amount, refund_ids=p.already_ids,
@@ -553,6 +563,25 @@ def _hold_exceeding(p: RowPlan, book: ReferenceBook) -> None:
         "right, correct the file to match; if another refund is meant, give it a reference "
         "of its own.",
     )
+
+
+def _take_finished_share(p: RowPlan, view: OrderView, book: ReferenceBook) -> None:
+    """A row the journal already counts as finished still takes, in file order, the share
+    of unclaimed refunds it was settled with, so no later row of the reference counts the
+    same refund again."""
+    candidates = view.candidates(p.request.payment_id)
+    own = sum(
+        r.amount
+        for r in own_refunds(
+            candidates, identity=p.identity, reference=p.reference,
+            derived=p.request.reference is None,
+        )
+    )  # fmt: skip
+    amount = p.request.amount
+    if amount is None:
+        book.take(None)
+    elif amount > own:
+        book.take(amount - own)
 
 
 def _covered_message(book: ReferenceBook, covered: Yen, refund_ids: tuple[str, ...]) -> str:

@@ -219,6 +219,7 @@ async def run_batch(
         concurrency=options.concurrency,
         max_amount=options.max_amount,
         stop=stop or asyncio.Event(),
+        plan_only=options.mode == "plan",
         on_planned=hooks.on_row_planned,
         on_outcome=hooks.on_outcome,
     )

@@ -193,3 +193,47 @@ async def test_a_lost_journal_with_unlisted_refunds_sends_nothing_again(harness:
     assert statuses(again) == [Status.ALREADY_REFUNDED] * len(rows)
     assert harness.posts() == posts
     assert len(harness.refunds()) == made
+
+
+@pytest.mark.parametrize("journal", JOURNAL)
+async def test_a_covered_row_keeps_its_share_when_a_line_is_added(
+    harness: Harness, journal: str
+) -> None:
+    """¥1,000 then corrected to ¥1,200 under HR-T1; later the file gains a ¥300 line of the
+    same reference: the finished row keeps its ¥1,000 share and the new line is sent."""
+    oid, (pid,) = harness.order(5000, 5000)
+    await harness.run(harness.write([(oid, None, 1000, "HR-T1")], name="a1.csv"))
+    await harness.run(harness.write([(oid, None, 1200, "HR-T1")], name="a2.csv"))
+    lose_journal_if(harness, journal)
+    rows = [(oid, None, 1200, "HR-T1"), (oid, None, 300, "HR-T1")]
+    result = await harness.run(harness.write(rows, name="a3.csv"))
+    assert statuses(result) == [Status.ALREADY_REFUNDED, Status.REFUNDED]
+    assert result.outcomes[1].refunded_amount == 300
+    assert sorted(under(harness, pid, "HR-T1")) == [200, 300, 1000]
+
+
+async def test_a_dashboard_covered_row_keeps_its_share(harness: Harness) -> None:
+    """A row settled by a ¥7,000 dashboard refund, then a ¥500 line added: ¥500 is sent."""
+    oid, (pid,) = harness.order(10000, 10000)
+    harness.server.state.add_refund(pid, 7000, reference="RMA-7")
+    await harness.run(harness.write([(oid, None, 7000, "RMA-7")], name="d1.csv"))
+    rows = [(oid, None, 7000, "RMA-7"), (oid, None, 500, "RMA-7")]
+    result = await harness.run(harness.write(rows, name="d2.csv"))
+    assert statuses(result) == [Status.ALREADY_REFUNDED, Status.REFUNDED]
+    assert sorted(under(harness, pid, "RMA-7")) == [500, 7000]
+
+
+async def test_plans_settle_nothing(harness: Harness) -> None:
+    """Plans record no completion: after two plans on a fresh journal, the run still sends
+    what the plans said it would."""
+    oid, (pid,) = harness.order(5000, 5000)
+    await harness.run(harness.write([(oid, None, 1000, "HR-T1")], name="a1.csv"))
+    await harness.run(harness.write([(oid, None, 1200, "HR-T1")], name="a2.csv"))
+    harness.journal_path = harness.tmp / "fresh.sqlite3"
+    path = harness.write([(oid, None, 1200, "HR-T1"), (oid, None, 300, "HR-T1")], name="a3.csv")
+    for _ in range(2):
+        plan = await harness.run(path, mode="plan")
+        assert statuses(plan) == [Status.ALREADY_REFUNDED, Status.PLANNED]
+    result = await harness.run(path)
+    assert statuses(result) == [Status.ALREADY_REFUNDED, Status.REFUNDED]
+    assert result.outcomes[1].refunded_amount == 300
