@@ -19,6 +19,8 @@ MAX_YEN: Yen = 100_000_000
 # there because CP932 decodes the byte Japanese keyboards type as ¥ (0x5C) to a backslash.
 _DECORATION = str.maketrans("", "", "¥\\円, \t\u3000")
 _NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
+_NOT_COMMAS = str.maketrans("", "", "¥\\円 \t\u3000")
 
 
 class YenParseError(ValueError):
@@ -39,6 +41,8 @@ def parse_yen(value: str | int | float | Decimal) -> Yen:
     if isinstance(value, bool):  # bool is an int subclass; TRUE in an amount cell is a mistake
         raise YenParseError(value, f"{value!r} is not an amount in yen")
     if isinstance(value, str):
+        if "," in value or "，" in value:
+            _check_grouping(value)
         # The common spellings ("1500", "1,500", "¥1,500") are kept cheap for big files.
         quick = value.translate(_DECORATION)
         if quick.isdigit() and quick.isascii():
@@ -55,6 +59,18 @@ def parse_yen(value: str | int | float | Decimal) -> Yen:
     if amount != amount.to_integral_value():
         raise YenParseError(value, f"{_show(value)} is not a whole number of yen (yen has no sen)")
     return _checked(int(amount), value)
+
+
+def _check_grouping(text: str) -> None:
+    """A comma may only separate thousands: ``1,500`` is ¥1,500, but ``1500,00`` (a decimal
+    comma) or ``12,5`` would silently become ¥150,000 or ¥125."""
+    bare = unicodedata.normalize("NFKC", text).translate(_NOT_COMMAS)
+    if not _GROUPED.fullmatch(bare):
+        raise YenParseError(
+            text,
+            f"{_show(text)}: a comma here does not separate thousands (1,500); write the "
+            "amount in whole yen without a decimal comma",
+        )
 
 
 def _parse_text(text: str) -> Decimal:

@@ -118,3 +118,19 @@ def test_arbitrary_text_parses_or_raises_yen_parse_error_only(text: str) -> None
         return
     assert type(amount) is int
     assert 0 < amount <= MAX_YEN
+
+
+@pytest.mark.parametrize("text", ["1500,00", "12,5", "1,00", "1,5000", "1.500,00", "¥12,34"])
+def test_a_comma_that_does_not_separate_thousands_is_refused(text: str) -> None:
+    """A decimal comma or a misplaced separator is an error, never a silently bigger amount
+    (before, "1500,00" read as ¥150,000)."""
+    with pytest.raises(YenParseError, match="does not separate thousands"):
+        parse_yen(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "yen"), [("1,500", 1500), ("¥12,345,678", 12_345_678), ("１，５００円", 1500)]
+)
+def test_thousands_separators_still_read(text: str, yen: int) -> None:
+    """Commas grouping thousands, half- or full-width, read as before."""
+    assert parse_yen(text) == yen
