@@ -226,7 +226,7 @@ async def test_a_dashboard_covered_row_keeps_its_share(harness: Harness) -> None
 async def test_plans_settle_nothing(harness: Harness) -> None:
     """Plans record no completion: after two plans on a fresh journal, the run still sends
     what the plans said it would."""
-    oid, (pid,) = harness.order(5000, 5000)
+    oid, (_pid,) = harness.order(5000, 5000)
     await harness.run(harness.write([(oid, None, 1000, "HR-T1")], name="a1.csv"))
     await harness.run(harness.write([(oid, None, 1200, "HR-T1")], name="a2.csv"))
     harness.journal_path = harness.tmp / "fresh.sqlite3"
