@@ -11,7 +11,7 @@ A route is named by its method and template as the client sees it, e.g. ``"GET /
 and the last one again for every later request. A reply is
 
 * a ``Reply`` (``Reply.json``, ``Reply.raw``, ``Reply.error``, ``Reply.endless``,
-  ``Reply.hang_up``, ``Reply.wire``), or
+  ``Reply.headers_only``, ``Reply.hang_up``, ``Reply.wire``), or
 * a JSON-able ``dict``/``list`` (shorthand for ``Reply.json(...)``), or
 * a function of the ``Received`` request returning either (for answers that depend on the id,
   the page token or the body).
@@ -59,6 +59,7 @@ class Stream:
     limit_bytes: int
     content_length: int | None = None
     prefix: bytes = b""
+    hold: bool = False  # send the headers (and prefix), then nothing until the client hangs up
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,24 @@ class Reply:
             content_type=content_type,
             headers=dict(headers or {}),
             stream=Stream(chunk, limit_bytes, content_length, prefix),
+        )
+
+    @classmethod
+    def headers_only(
+        cls,
+        *,
+        content_length: int,
+        status: int = 200,
+        content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """Declare ``content_length``, send the headers, then no body at all until the client
+        hangs up: a client that waits for the body instead of judging the length waits."""
+        return cls(
+            status=status,
+            content_type=content_type,
+            headers=dict(headers or {}),
+            stream=Stream(b"", 0, content_length, hold=True),
         )
 
     @classmethod
@@ -286,7 +305,12 @@ class HostileServer:
             if stream.prefix:
                 await response.write(stream.prefix)
                 sent += len(stream.prefix)
-            while sent < stream.limit_bytes and loop.time() < deadline:
+            while stream.hold and loop.time() < deadline:
+                if request.transport is None or request.transport.is_closing():
+                    hung_up = True
+                    break
+                await asyncio.sleep(0.005)  # polling for the hang-up, not timing anything
+            while not stream.hold and sent < stream.limit_bytes and loop.time() < deadline:
                 transport = request.transport
                 if transport is None or transport.is_closing():
                     hung_up = True
