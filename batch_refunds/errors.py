@@ -15,16 +15,31 @@ Grouped by what the caller can do about it::
         │   │   └── EndpointNotFound   any other 404 (no errorCode, an HTML page, an unknown
         │   │                          code): no such route, so the API prefix is wrong
         │   └── IdempotencyMismatch 422: a key was reused with a different body
-        └── ApiUnavailable     we don't know / try later; safe to retry with the same key
-            ├── ConnectionFailed   could not connect, or the connection broke mid-request
-            ├── RequestTimedOut    no complete answer within the timeout
-            ├── Conflict           409: the first request with this key is still in flight
-            ├── RateLimited        429; carries ``retry_after_s`` when the server sent one
-            └── ServerError        5xx
+        ├── ApiUnavailable     we don't know / try later; safe to retry with the same key
+        │   ├── ConnectionFailed   could not connect, or the connection broke mid-request
+        │   ├── RequestTimedOut    no complete answer within the timeout
+        │   ├── Conflict           409: the first request with this key is still in flight
+        │   ├── RateLimited        429; carries ``retry_after_s`` when the server sent one
+        │   └── ServerError        5xx
+        └── UnusableAnswer     an answer came but cannot be believed: the outcome is unknown
+            ├── MalformedAnswer    answer.malformed: not JSON, or not the shape Smartpay documents
+            ├── AnswerTooLarge     answer.too-large: the body passed ``max_response_bytes``
+            ├── AnswerMismatch     answer.mismatch: about another object than the one asked
+            │                      for, or a refund other than the one requested
+            ├── ImplausibleAnswer  answer.implausible: an amount or time no payment can have
+            └── EndlessList        answer.endless-list: a page token repeated, or a list went
+                                   on past ``max_list_pages`` / ``max_list_items``
 
 Behaviour is keyed on the HTTP status, never on an invented errorCode; the one reading of
 errorCode is the 404 split above, on Smartpay's three documented codes. Every error carries
 what a report line needs (status, errorCode, message) and never the secret.
+
+An ``UnusableAnswer`` is neither a refusal nor a reason to retry: the client checked the
+answer where it entered (against the request and against what is possible) and found it
+wanting, so a POST may or may not have made its refund. It is never retried by the client
+(a replayed key would only repeat the same answer) and must never mark a refund refused:
+the caller leaves it unknown and looks it up before sending again. Its ``code`` is the
+class's own (``answer.*``); ``status`` is the HTTP status the answer came with.
 
 ``CONFIGURATION_ERRORS`` (``Unauthorized``, ``EndpointNotFound``) are the answers that say the
 tool is misconfigured, not that one row is wrong: every request would fail the same way, so a
@@ -34,7 +49,7 @@ caller stops and has the key or the API prefix fixed. Their messages name the li
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 
 class BatchRefundsError(Exception):
@@ -155,6 +170,70 @@ class RateLimited(ApiUnavailable):
 
 class ServerError(ApiUnavailable):
     """5xx: the server failed; the request may or may not have taken effect."""
+
+
+class UnusableAnswer(SmartpayError):
+    """An answer arrived but cannot be believed; whether a POST took effect is unknown.
+
+    Never retried by the client and never a refusal: look the refund up before sending again.
+    """
+
+    answer_code: ClassVar[str] = "answer.unusable"
+
+    @property
+    def code(self) -> str:
+        return self.answer_code
+
+    def __str__(self) -> str:
+        where = f" ({self.method} {self.path})" if self.method and self.path else ""
+        return f"{self.code}: {self.message}{where}"
+
+
+class MalformedAnswer(UnusableAnswer):
+    """The body is not JSON, or not the shape Smartpay documents (a field missing or of the
+    wrong type, JSON nested too deep to read)."""
+
+    answer_code = "answer.malformed"
+
+
+class AnswerTooLarge(UnusableAnswer):
+    """The body would pass ``ClientConfig.max_response_bytes``: reading stopped there.
+
+    ``limit_bytes`` is the cap; ``declared_bytes`` the ``Content-Length`` when the server sent
+    one (``None`` when it did not, or sent a wrong one and went on past the cap).
+    """
+
+    answer_code = "answer.too-large"
+
+    def __init__(
+        self, message: str, *, limit_bytes: int, declared_bytes: int | None = None, **kw: Any
+    ) -> None:
+        super().__init__(message, **kw)
+        self.limit_bytes = limit_bytes
+        self.declared_bytes = declared_bytes
+
+
+class AnswerMismatch(UnusableAnswer):
+    """The answer is about something other than what was asked: another order, payment or
+    refund than the id requested, an object listed under a parent it does not belong to, or a
+    created refund whose payment, amount, currency or reference differ from the request."""
+
+    answer_code = "answer.mismatch"
+
+
+class ImplausibleAnswer(UnusableAnswer):
+    """A value no real payment can have: an amount that is not whole yen in range (see
+    ``models.MAX_PLAUSIBLE_YEN``), a time outside the years 1970–9999, refunds that add up to
+    more than their payment."""
+
+    answer_code = "answer.implausible"
+
+
+class EndlessList(UnusableAnswer):
+    """A list walk was stopped: a page token came back a second time, or the list went on past
+    ``ClientConfig.max_list_pages`` pages or ``max_list_items`` items."""
+
+    answer_code = "answer.endless-list"
 
 
 _NO_RESPONSE_CODES: Mapping[str, str] = {

@@ -13,6 +13,17 @@ Yen = int
 
 CURRENCY = "JPY"
 
+MAX_PLAUSIBLE_YEN: Yen = 10_000_000_000
+"""The largest amount an answer from Smartpay may state: ¥10 billion.
+
+A BNPL payment is a shopper's purchase, normally thousands to hundreds of thousands of yen;
+¥10 billion is tens of thousands of times beyond any of them, so no real order, payment or
+refund comes near it. It is also far below anything that overflows: 900,000 amounts at this
+maximum still add up exactly in a double (2**53, what Excel and JSON readers hold) and
+922 million of them in SQLite's 64-bit integers. An answer above it is a broken answer, not
+money to move or record.
+"""
+
 
 class Reason(StrEnum):
     """Why a refund is made; the only two values Smartpay accepts."""

@@ -6,6 +6,14 @@ reports through an ``EventHook``, and comes back as the frozen models of
 ``batch_refunds.models`` or as one of the errors of ``batch_refunds.errors``. aiohttp's own
 exceptions are translated in exactly one place, ``_transport_failure``.
 
+Every answer is checked where it enters, once: its body is read only up to
+``max_response_bytes`` (``AnswerTooLarge`` past it), the secret key is masked in the raw bytes
+before anything is parsed, ``wire`` checks each field's type and range (``MalformedAnswer``,
+``ImplausibleAnswer``), and ``verify`` checks the answer against the request
+(``AnswerMismatch``). A list walk stops at a repeated page token or past ``max_list_pages`` /
+``max_list_items`` (``EndlessList``). These are ``UnusableAnswer``: never retried, never a
+refusal, so a refund POST they end leaves its outcome unknown.
+
 Usage::
 
     async with SmartpayClient(ClientConfig.from_env()) as client:
@@ -30,15 +38,20 @@ import aiohttp
 
 from batch_refunds import __version__
 from batch_refunds.errors import (
+    AnswerMismatch,
+    AnswerTooLarge,
     ConnectionFailed,
+    EndlessList,
     EndpointNotFound,
+    ImplausibleAnswer,
+    MalformedAnswer,
     RateLimited,
     RequestTimedOut,
     SmartpayError,
     Unauthorized,
 )
 from batch_refunds.models import CreateRefund, Order, Payment, Refund
-from batch_refunds.smartpay import diagnosis, retry, wire
+from batch_refunds.smartpay import diagnosis, retry, verify, wire
 from batch_refunds.smartpay.config import ClientConfig, mask_secret
 from batch_refunds.smartpay.events import (
     ClientEvent,
@@ -49,6 +62,7 @@ from batch_refunds.smartpay.events import (
     Throttled,
     no_event,
 )
+from batch_refunds.smartpay.masking import MAX_SERVER_CODE_CHARS, SecretMask
 from batch_refunds.smartpay.pacing import Clock, Pacer, Sleep
 
 USER_AGENT = f"batch-refunds/{__version__}"
@@ -59,6 +73,14 @@ _log = logging.getLogger("batch_refunds.smartpay")
 
 # Failures that happen before a byte of the request leaves: safe to retry even without a key.
 _NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+
+
+class _TooLarge(Exception):
+    """Reading a body stopped at the cap."""
+
+    def __init__(self, declared_bytes: int | None) -> None:
+        super().__init__(declared_bytes)
+        self.declared_bytes = declared_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +132,7 @@ class SmartpayClient:
             connect=self._config.connect_timeout_s,
             sock_connect=self._config.connect_timeout_s,
         )
+        self._mask = SecretMask(self._config.secret_key)
         self._headers = {
             "Authorization": f"Basic {self._config.secret_key}",
             "Accept": "application/json",
@@ -159,58 +182,101 @@ class SmartpayClient:
         """
         path = "/orders"
         data = await self._request("GET", path, params={"maxResults": "1", "expand": "no"})
-        _parse(wire.parse_collection, data, "GET", path)
+        self._parse(wire.parse_collection, data, "GET", path)
 
     async def get_order(self, order_id: str, *, expand: bool = True) -> Order:
-        """``GET /orders/{id}``; with ``expand`` the payments come back as objects."""
+        """``GET /orders/{id}``; with ``expand`` the payments come back as objects.
+
+        The answer must be that order, and each expanded payment one of its own (else
+        ``AnswerMismatch``). ``payments`` keeps Smartpay's list as given, in its order: a
+        payment named twice (as ids, objects or one of each) appears twice, for the planner
+        to refuse. A currency other than JPY is kept as given too.
+        """
         path = f"/orders/{_segment('order_id', order_id)}"
         data = await self._request("GET", path, params={"expand": _expand(expand)})
-        return _parse(wire.parse_order, data, "GET", path)
+        order = self._parse(wire.parse_order, data, "GET", path)
+        self._verify(verify.check_order, order, "GET", path, asked_id=order_id)
+        return order
 
     async def get_payment(self, payment_id: str, *, expand: bool = True) -> Payment:
-        """``GET /payments/{id}``."""
+        """``GET /payments/{id}``: that payment, whose refund objects are its own and add up
+        to no more than it (``AnswerMismatch``, ``ImplausibleAnswer``)."""
         path = f"/payments/{_segment('payment_id', payment_id)}"
         data = await self._request("GET", path, params={"expand": _expand(expand)})
-        return _parse(wire.parse_payment, data, "GET", path)
+        payment = self._parse(wire.parse_payment, data, "GET", path)
+        self._verify(verify.check_payment, payment, "GET", path, asked_id=payment_id)
+        return payment
 
     async def get_refund(self, refund_id: str) -> Refund:
-        """``GET /refunds/{id}``."""
+        """``GET /refunds/{id}``: that refund (``AnswerMismatch`` if another)."""
         path = f"/refunds/{_segment('refund_id', refund_id)}"
         data = await self._request("GET", path)
-        return _parse(wire.parse_refund, data, "GET", path)
+        refund = self._parse(wire.parse_refund, data, "GET", path)
+        self._verify(verify.check_refund, refund, "GET", path, asked_id=refund_id)
+        return refund
 
     async def create_refund(self, body: CreateRefund, *, idempotency_key: str) -> Refund:
         """``POST /refunds`` under ``idempotency_key``, the same on every retry of this call.
 
         The caller owns the key: to be safe across a crash it must derive the same key for
         the same refund next time (within Smartpay's 6-hour window).
+
+        The answer must be a refund of ``body``'s payment, amount and currency (and its
+        reference, when the answer carries one); otherwise ``AnswerMismatch``: the refund
+        may exist, so that is neither a refusal nor a refund to record. A refund that matches
+        is returned whatever its ``status``: ``succeeded``, ``failed``, or another such as
+        ``pending``, which the caller must treat as not known to have moved money yet.
         """
         if not idempotency_key or not idempotency_key.isprintable() or len(idempotency_key) > 255:
             raise ValueError("idempotency_key: must be 1–255 printable characters")
         data = await self._request(
             "POST", "/refunds", body=wire.refund_body(body), idempotency_key=idempotency_key
         )
-        return _parse(wire.parse_refund, data, "POST", "/refunds")
+        refund = self._parse(wire.parse_refund, data, "POST", "/refunds")
+        self._verify(verify.check_created, refund, "POST", "/refunds", body=body)
+        return refund
 
     async def list_refunds(self, *, page_size: int = 100) -> AsyncIterator[Refund]:
-        """Every refund, newest first, one ``GET /refunds`` page at a time as it is consumed."""
+        """Every refund, newest first, one ``GET /refunds`` page at a time as it is consumed.
+
+        Raises ``EndlessList`` when a page token comes back a second time, or before a page
+        past ``max_list_pages`` or an item past ``max_list_items``: a server bug must not
+        turn into an endless loop or fill memory.
+        """
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise ValueError(f"page_size: must be a whole number ≥ 1, got {page_size!r}")
+        max_pages, max_items = self._config.max_list_pages, self._config.max_list_items
+        path = "/refunds"
         token: str | None = None
         seen: set[str] = set()
+        pages = items = 0
         while True:
             params = {"maxResults": str(page_size)}
             if token is not None:
                 params["pageToken"] = token
-            data = await self._request("GET", "/refunds", params=params)
-            refunds, token = _parse(wire.parse_refund_page, data, "GET", "/refunds")
+            data = await self._request("GET", path, params=params)
+            pages += 1
+            refunds, token = self._parse(wire.parse_refund_page, data, "GET", path)
             for refund in refunds:
+                if items == max_items:
+                    raise self._endless(
+                        f"the refund list went on past max_list_items={max_items:,} refunds "
+                        f"({pages:,} pages); raise max_list_items if the account really holds "
+                        "more"
+                    )
+                items += 1
                 yield refund
             if token is None:
                 return
-            if token in seen:  # a server bug must not turn into an endless loop
-                raise SmartpayError(
-                    "the refund list repeated a page token", method="GET", path="/refunds"
+            if token in seen:
+                raise self._endless(
+                    f"the refund list handed out page token {token[:40]!r} a second time, "
+                    f"after {pages:,} pages and {items:,} refunds"
+                )
+            if pages == max_pages:
+                raise self._endless(
+                    f"the refund list went on past max_list_pages={max_pages:,} pages "
+                    f"({items:,} refunds); raise max_list_pages if the account really holds more"
                 )
             seen.add(token)
 
@@ -292,25 +358,39 @@ class SmartpayClient:
                     timeout=self._timeout,
                     allow_redirects=False,
                 ) as response:
-                    raw = await response.read()
                     status = response.status
-                    reason = response.reason or ""
+                    reason = self._mask.server_text(response.reason or "")
                     response_headers = response.headers
+                    too_large: _TooLarge | None = None
+                    try:
+                        raw = await _read_capped(response, self._config.max_response_bytes)
+                    except _TooLarge as exc:
+                        response.close()  # hang up: not a byte more is read
+                        too_large, raw = exc, bytearray()
             except (aiohttp.ClientError, TimeoutError) as exc:
                 failure = self._transport_failure(exc, method, path, started_at)
                 self._finished(method, path, attempt, started_at, None, failure.error.code)
                 return failure
+        # A server that echoes the key (from the Authorization header) must not put it into
+        # any value we keep: mask it in the bytes, before anything is parsed.
+        raw = self._mask.body(raw)
         replayed = response_headers.get(REPLAYED_HEADER, "").strip().lower() == "true"
         outcome: _Answer | _Failure
-        if 200 <= status <= 299:
+        if too_large is not None:
+            outcome = self._too_large(status, too_large, method, path, started_at)
+        elif 200 <= status <= 299:
             self._pacer.good_response()
             try:
                 outcome = _Answer(json.loads(raw))
-            except ValueError as exc:
-                error = SmartpayError(
-                    "the response is not JSON", status=status, method=method, path=path
+            except (ValueError, RecursionError) as exc:
+                # Not chained: a JSONDecodeError holds the whole body in ``doc``.
+                error = MalformedAnswer(
+                    f"the response is not JSON ({_first_line(exc)})",
+                    status=status,
+                    method=method,
+                    path=path,
                 )
-                outcome = _Failure(error, started_at, cause=exc)
+                outcome = _Failure(self._mask.error(error), started_at)
         else:
             if status != 429 and status < 500:
                 self._pacer.good_response()
@@ -326,7 +406,7 @@ class SmartpayClient:
     ) -> _Failure:
         """The one place aiohttp's (and asyncio's) exceptions become ours."""
         sent = not isinstance(exc, _NOT_SENT)
-        detail = self._scrub(str(exc))
+        detail = self._mask.server_text(str(exc))
         error: SmartpayError
         if isinstance(exc, TimeoutError):
             phase = "waiting for the response" if sent else "connecting"
@@ -334,13 +414,32 @@ class SmartpayClient:
             error = RequestTimedOut(message, method=method, path=path)
         else:
             error = ConnectionFailed(detail or type(exc).__name__, method=method, path=path)
-        return _Failure(error, started_at, request_sent=sent, cause=exc)
+        return _Failure(
+            self._mask.error(error), started_at, request_sent=sent, cause=self._mask.safe_cause(exc)
+        )
+
+    def _too_large(
+        self, status: int, exc: _TooLarge, method: str, path: str, started_at: float
+    ) -> _Failure:
+        limit = self._config.max_response_bytes
+        declared = exc.declared_bytes
+        said = f" (it declared {declared:,} bytes)" if declared is not None else ""
+        error = AnswerTooLarge(
+            f"the {status} answer was larger than max_response_bytes={limit:,}{said}; "
+            "reading stopped there",
+            limit_bytes=limit,
+            declared_bytes=declared,
+            status=status,
+            method=method,
+            path=path,
+        )
+        return _Failure(error, started_at)
 
     def _http_failure(
         self,
         status: int,
         reason: str,
-        raw: bytes,
+        raw: bytes | bytearray,
         headers: Mapping[str, str],
         method: str,
         path: str,
@@ -348,9 +447,13 @@ class SmartpayClient:
     ) -> _Failure:
         try:
             data: Any = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         error_code, message, details = wire.parse_error_body(data)
+        if error_code is not None:
+            error_code = self._mask.server_text(error_code, MAX_SERVER_CODE_CHARS)
+        if message is not None:
+            message = self._mask.server_text(message)
         kind = retry.error_class_for(status, error_code)
         base_url = self._config.base_url
         if issubclass(kind, Unauthorized):
@@ -367,14 +470,48 @@ class SmartpayClient:
         retry_after_s = retry.retry_after_from(headers, now_epoch_s=self._wall_clock())
         error = retry.error_for_status(
             status,
-            self._scrub(message),
+            message,
             error_code=error_code,
             details=details,
             method=method,
             path=path,
             retry_after_s=retry_after_s,
         )
-        return _Failure(error, started_at, retry_after_s=retry_after_s)
+        return _Failure(self._mask.error(error), started_at, retry_after_s=retry_after_s)
+
+    # --- checking an answer -----------------------------------------------------------------
+
+    def _parse(self, parse: Callable[[object], _T], data: object, method: str, path: str) -> _T:
+        try:
+            return parse(data)
+        except wire.ImplausibleValue as exc:
+            error: SmartpayError = ImplausibleAnswer(str(exc), status=200, method=method, path=path)
+        except wire.WireError as exc:
+            error = MalformedAnswer(
+                f"unexpected response: {exc}", status=200, method=method, path=path
+            )
+        raise self._mask.error(error)
+
+    def _verify(
+        self,
+        check: Callable[..., None],
+        answer: object,
+        method: str,
+        path: str,
+        **asked: Any,
+    ) -> None:
+        try:
+            check(answer, **asked)
+        except verify.Mismatch as exc:
+            error: SmartpayError = AnswerMismatch(str(exc), status=200, method=method, path=path)
+        except verify.Impossible as exc:
+            error = ImplausibleAnswer(str(exc), status=200, method=method, path=path)
+        else:
+            return
+        raise self._mask.error(error)
+
+    def _endless(self, message: str) -> EndlessList:
+        return self._mask.error(EndlessList(message, status=200, method="GET", path="/refunds"))
 
     # --- small helpers ----------------------------------------------------------------------
 
@@ -382,10 +519,6 @@ class SmartpayClient:
         if self._session is None:
             raise RuntimeError("SmartpayClient is not open: use `async with SmartpayClient(...)`")
         return self._session
-
-    def _scrub(self, text: str) -> str:
-        """Belt and braces: no text we build may carry the key, even if a server echoes it."""
-        return text.replace(self._config.secret_key, mask_secret(self._config.secret_key))
 
     def _finished(
         self,
@@ -423,10 +556,20 @@ def _expand(expand: bool) -> str:
     return "all" if expand else "no"
 
 
-def _parse(parse: Callable[[object], _T], data: object, method: str, path: str) -> _T:
-    try:
-        return parse(data)
-    except wire.WireError as exc:
-        raise SmartpayError(
-            f"unexpected response: {exc}", status=200, method=method, path=path
-        ) from exc
+async def _read_capped(response: aiohttp.ClientResponse, limit_bytes: int) -> bytearray:
+    """The body as it arrives, never buffered past ``limit_bytes``: a declared length above
+    it is refused before a byte is read, and an undeclared (or understated) one as soon as
+    the bytes pass it. Counted decoded, so a compressed body counts at its real size."""
+    declared = response.content_length
+    if declared is not None and declared > limit_bytes:
+        raise _TooLarge(declared)
+    body = bytearray()
+    async for chunk in response.content.iter_any():
+        if len(body) + len(chunk) > limit_bytes:
+            raise _TooLarge(declared)
+        body += chunk
+    return body
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]

@@ -39,6 +39,17 @@ DEFAULT_MIN_RATE_PER_SECOND = 0.5
 DEFAULT_RATE_DECREASE_FACTOR = 0.5
 DEFAULT_RATE_INCREASE_PER_SECOND = 1.0
 DEFAULT_GOOD_RESPONSES_PER_INCREASE = 10
+# The largest answer the client asks for is a page of 100 refunds, about 100 KB; an order
+# with many line items stays well under 1 MB. 16 MiB leaves room for any real answer, while
+# what a hostile body of that size can become once parsed (up to ~25x for `[{},{},…]`)
+# still fits in memory.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 2**20
+# A walk of GET /refunds (newest first, 100 a page) back to the oldest payment in question.
+# 200,000 refunds is years of a busy shop's returns, and ~150 MB held by the lookup; a list
+# that goes on past it, or a server handing out fresh page tokens for empty pages for ever,
+# is stopped instead of filling memory.
+DEFAULT_MAX_LIST_ITEMS = 200_000
+DEFAULT_MAX_LIST_PAGES = 2_000
 
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 
@@ -63,6 +74,9 @@ class ClientConfig:
     Retries: at most ``max_attempts`` tries and ``max_retry_time_s`` seconds per call, with
     full-jitter backoff between ``backoff_base_s`` and ``backoff_cap_s``; a ``Retry-After``
     is honoured up to ``retry_after_cap_s``.
+
+    Bounds: no answer is read past ``max_response_bytes`` (decoded), and a list walk stops after
+    ``max_list_pages`` pages or ``max_list_items`` items.
     """
 
     secret_key: str
@@ -80,6 +94,9 @@ class ClientConfig:
     rate_decrease_factor: float = DEFAULT_RATE_DECREASE_FACTOR
     rate_increase_per_second: float = DEFAULT_RATE_INCREASE_PER_SECOND
     good_responses_per_increase: int = DEFAULT_GOOD_RESPONSES_PER_INCREASE
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    max_list_pages: int = DEFAULT_MAX_LIST_PAGES
+    max_list_items: int = DEFAULT_MAX_LIST_ITEMS
 
     def __post_init__(self) -> None:
         _check_secret(self.secret_key)
@@ -113,6 +130,9 @@ class ClientConfig:
             )
         _positive("rate_increase_per_second", self.rate_increase_per_second)
         _int_at_least("good_responses_per_increase", self.good_responses_per_increase, 1)
+        _int_at_least("max_response_bytes", self.max_response_bytes, 1)
+        _int_at_least("max_list_pages", self.max_list_pages, 1)
+        _int_at_least("max_list_items", self.max_list_items, 1)
 
     @property
     def rate_floor_per_second(self) -> float:

@@ -5,6 +5,12 @@ payment objects; ``payment.refunds`` may hold ids, objects, a collection object,
 (→ ``None``, which is not the same as "no refunds"); a reference to another object (``payment``
 on a refund, ``order`` on a payment) may be an id or the expanded object. What it will not
 guess at is money or identity: a missing ``id`` or a non-integer ``amount`` is a ``WireError``.
+
+Plausible means: every amount is whole yen from 0 (an order) or 1 (a payment, a refund) up to
+``models.MAX_PLAUSIBLE_YEN``, and every time falls between 1970 and the end of 9999; anything
+else is an ``ImplausibleValue`` (a ``WireError``), never a number passed on to overflow a
+database column or a date later. Currencies and duplicate entries are passed on as given
+(``order.payments`` may name one payment twice): whether to act on them is the planner's call.
 """
 
 from __future__ import annotations
@@ -12,13 +18,28 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from batch_refunds.models import CURRENCY, CreateRefund, Order, Payment, Refund, RefundRefs
+from batch_refunds.models import (
+    CURRENCY,
+    MAX_PLAUSIBLE_YEN,
+    CreateRefund,
+    Order,
+    Payment,
+    Refund,
+    RefundRefs,
+)
 
 _T = TypeVar("_T")
+
+MAX_EPOCH_MS = 253_402_300_799_999
+"""9999-12-31T23:59:59.999Z: the last instant Python's ``datetime`` (and so a report) can show."""
 
 
 class WireError(ValueError):
     """A response body does not have the shape Smartpay documents."""
+
+
+class ImplausibleValue(WireError):
+    """A field has the right type but a value no real answer can hold (an amount, a time)."""
 
 
 def parse_order(data: object) -> Order:
@@ -26,7 +47,7 @@ def parse_order(data: object) -> Order:
     obj = _object(data, "order")
     return Order(
         id=_id(obj, "id"),
-        amount=_yen(obj, "amount"),
+        amount=_yen(obj, "amount", minimum=0),
         currency=_str(obj, "currency") or CURRENCY,
         status=_str(obj, "status") or "",
         created_at=_millis(obj, "createdAt"),
@@ -44,7 +65,7 @@ def parse_payment(data: object) -> Payment:
     return Payment(
         id=_id(obj, "id"),
         order_id=_ref(obj, "order"),
-        amount=_yen(obj, "amount"),
+        amount=_yen(obj, "amount", minimum=1),
         currency=_str(obj, "currency") or CURRENCY,
         status=_str(obj, "status") or "",
         created_at=_millis(obj, "createdAt"),
@@ -60,7 +81,7 @@ def parse_refund(data: object) -> Refund:
     return Refund(
         id=_id(obj, "id"),
         payment_id=_ref(obj, "payment"),
-        amount=_yen(obj, "amount"),
+        amount=_yen(obj, "amount", minimum=1),
         currency=_str(obj, "currency") or CURRENCY,
         status=_str(obj, "status") or "",
         created_at=_millis(obj, "createdAt"),
@@ -133,7 +154,7 @@ def _object(data: object, kind: str) -> Mapping[str, Any]:
         raise WireError(f"{kind}: expected a JSON object, got {_kind(data)}")
     declared = data.get("object")
     if declared is not None and declared != kind:
-        raise WireError(f"{kind}: expected object {kind!r}, got {declared!r}")
+        raise WireError(f"{kind}: expected object {kind!r}, got {_shown(declared)}")
     return data
 
 
@@ -152,12 +173,20 @@ def _ref(obj: Mapping[str, Any], key: str) -> str:
     return _id(obj, key)
 
 
-def _yen(obj: Mapping[str, Any], key: str) -> int:
+def _yen(obj: Mapping[str, Any], key: str, *, minimum: int) -> int:
     # JPY has no minor units, so an amount is a JSON integer; a float here would mean
     # the body is not what we think it is, and guessing at money is worse than stopping.
     value = obj.get(key)
+    where = _where(obj, key)
+    if isinstance(value, float):
+        raise ImplausibleValue(f"{where}: {_number(value)} is not whole yen")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise WireError(f"{_where(obj, key)}: expected whole yen, got {_kind(value)}")
+        raise WireError(f"{where}: expected whole yen, got {_kind(value)}")
+    if not minimum <= value <= MAX_PLAUSIBLE_YEN:
+        raise ImplausibleValue(
+            f"{where}: {_number(value)} yen is not a plausible amount "
+            f"(expected {minimum} to {MAX_PLAUSIBLE_YEN:,})"
+        )
     return value
 
 
@@ -165,8 +194,14 @@ def _millis(obj: Mapping[str, Any], key: str) -> int:
     value = obj.get(key)
     if value is None:
         return 0
+    where = _where(obj, key)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise WireError(f"{_where(obj, key)}: expected epoch milliseconds, got {_kind(value)}")
+        raise WireError(f"{where}: expected epoch milliseconds, got {_kind(value)}")
+    if not 0 <= value <= MAX_EPOCH_MS:
+        raise ImplausibleValue(
+            f"{where}: {_number(value)} is not a plausible time "
+            f"(expected epoch milliseconds from 0 to {MAX_EPOCH_MS})"
+        )
     return value
 
 
@@ -228,3 +263,17 @@ def _where(obj: Mapping[str, Any], key: str) -> str:
 
 def _kind(value: object) -> str:
     return "null" if value is None else type(value).__name__
+
+
+def _number(value: int | float) -> str:
+    """A number fit for a message: a huge one by its size, not its thousands of digits."""
+    if isinstance(value, int) and abs(value) >= 10**30:
+        # str() of a huge int is slow, and refused past 4,300 digits: estimate from its bits.
+        return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return repr(value)
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """A server's value quoted in a message, cut short: a message is no place for a body."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

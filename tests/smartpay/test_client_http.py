@@ -428,20 +428,20 @@ async def test_unkeyed_post_is_retried_when_it_never_left(
 async def test_non_json_success_is_an_error_not_a_retry(
     mocked: aioresponses, fake_time: FakeTime
 ) -> None:
-    """A 200 whose body isn't JSON is a SmartpayError (neither refused nor unavailable)."""
+    """A 200 whose body isn't JSON is a MalformedAnswer (neither refused nor unavailable)."""
     mocked.get(f"{REFUNDS}/refund_test_r1", body="<html>portal</html>", repeat=True)
     async with make_client(fake_time) as client:
-        with pytest.raises(errors.SmartpayError, match="not JSON") as caught:
+        with pytest.raises(errors.MalformedAnswer, match="not JSON") as caught:
             await client.get_refund("refund_test_r1")
     assert not isinstance(caught.value, errors.ApiRefused | errors.ApiUnavailable)
     assert len(calls(mocked, "GET", f"{REFUNDS}/refund_test_r1")) == 1
 
 
 async def test_unexpected_shape_is_reported(mocked: aioresponses, fake_time: FakeTime) -> None:
-    """A 200 with a body that isn't a refund says which field is wrong."""
-    mocked.get(f"{REFUNDS}/refund_test_r1", payload={**refund_json(), "amount": 1.5})
+    """A 200 with a body that isn't a refund is a MalformedAnswer naming the wrong field."""
+    mocked.get(f"{REFUNDS}/refund_test_r1", payload={**refund_json(), "amount": "1980"})
     async with make_client(fake_time) as client:
-        with pytest.raises(errors.SmartpayError, match=r"unexpected response: refund\.amount"):
+        with pytest.raises(errors.MalformedAnswer, match=r"unexpected response: refund\.amount"):
             await client.get_refund("refund_test_r1")
 
 
@@ -533,7 +533,7 @@ async def test_list_refunds_stops_on_a_repeated_token(
     mocked.get(f"{REFUNDS}?maxResults=100", payload=page)
     mocked.get(f"{REFUNDS}?maxResults=100&pageToken=same", payload=page, repeat=True)
     async with make_client(fake_time) as client:
-        with pytest.raises(errors.SmartpayError, match="repeated a page token"):
+        with pytest.raises(errors.EndlessList, match="page token 'same' a second time"):
             _ = [r async for r in client.list_refunds()]
 
 
