@@ -26,22 +26,33 @@ class RefundScanner:
         self._by_payment: dict[str, list[Refund]] = {}
         self._oldest_ms: int | None = None
         self._exhausted = False
+        self._failure: BaseException | None = None
         self._lock = asyncio.Lock()
         self.fetched = 0
 
     async def refunds_on(self, payment_id: str, *, not_before_ms: int) -> list[Refund]:
-        """Every refund on ``payment_id`` created at or after ``not_before_ms`` (server clock)."""
+        """Every refund on ``payment_id`` created at or after ``not_before_ms`` (server clock).
+
+        A walk that failed (a 5xx after retries, an endless list) fails every later question
+        that needs more of it, with the same error: a dead walk is not the end of the list,
+        and "not found" from it would let a refund be sent twice.
+        """
         async with self._lock:
             if self._pages is None:
                 self._pages = self._api.list_refunds(page_size=SCAN_PAGE_SIZE)
             while not self._exhausted and (
                 self._oldest_ms is None or self._oldest_ms >= not_before_ms
             ):
+                if self._failure is not None:
+                    raise self._failure
                 try:
                     refund = await anext(self._pages)
                 except StopAsyncIteration:
                     self._exhausted = True
                     break
+                except Exception as exc:
+                    self._failure = exc
+                    raise
                 self.fetched += 1
                 self._by_payment.setdefault(refund.payment_id, []).append(refund)
                 if self._oldest_ms is None or refund.created_at < self._oldest_ms:

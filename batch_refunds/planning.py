@@ -27,6 +27,7 @@ from batch_refunds.errors import (
     ApiUnavailable,
     NotFound,
     SmartpayError,
+    UnusableAnswer,
 )
 from batch_refunds.journal import PENDING, REFUSED, SUCCEEDED, Intent, Journal
 from batch_refunds.ledger import (
@@ -476,7 +477,7 @@ class Planner:
             assert reason is not None
             fail(p, *reason)
             return
-        if isinstance(exc, ApiUnavailable):
+        if isinstance(exc, ApiUnavailable | UnusableAnswer):
             self.stopper.failed()
         else:
             self.stopper.succeeded()
