@@ -115,7 +115,10 @@ def _main(args: argparse.Namespace, *, mode: str) -> int:
             result = asyncio.run(
                 run_in_terminal(options, config, journal, ask=mode == "run" and not args.yes)
             )
-    except (ConfigError, InputFileError) as exc:
+    except InputFileError as exc:
+        error(f"cannot use {args.input}: {exc}")
+        return EXIT_NOT_STARTED
+    except ConfigError as exc:
         error(str(exc))
         return EXIT_NOT_STARTED
     except ReportNotWritten as exc:  # the run happened; only its report is missing

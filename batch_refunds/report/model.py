@@ -76,8 +76,11 @@ class RunReport:
 
     @property
     def row_columns(self) -> tuple[str, ...]:
-        """The Rows header: the tool's columns, then the input's (see ``input_column_names``)."""
-        return ROW_COLUMNS + input_column_names(self.input_header)
+        """The Rows header: the tool's columns, then the input's (see ``input_column_names``),
+        neutralised like any text cell: a header is spreadsheet content too."""
+        return ROW_COLUMNS + tuple(
+            text_cell(name) or "" for name in input_column_names(self.input_header)
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ TOTALS = PlanTotals(
     already_refunded_rows=0,
     requested=14_000,
     already_refunded=1_200,
+    held_rows=2,
 )
 BOUND_S = 5.0  # a bound on waiting for the prompt to return, never a timing being proven
 
@@ -81,6 +82,7 @@ async def test_yes_sends(typed: bytes) -> None:
     assert (result, stopped) == (True, False)
     assert "About to refund ¥12,800 over 2 row(s)." in printed
     assert "requested ¥14,000, already refunded ¥1,200" in printed
+    assert "1 rejected, 2 held, 0 invalid" in printed
     assert max(len(line) for line in printed.splitlines()) < 80
 
 

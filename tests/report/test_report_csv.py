@@ -127,3 +127,18 @@ def test_input_columns_are_carried_after_the_tools_own(report: RunReport, tmp_pa
     sheet = openpyxl.load_workbook(paths.xlsx)["Rows"]
     header = [cell.value for cell in sheet[1]]
     assert header == [*ROW_COLUMNS, *extra]
+
+
+def test_a_carried_header_cannot_be_a_formula(report: RunReport, tmp_path: Path) -> None:
+    """A header cell of the input such as =HYPERLINK(…) is neutralised in the CSV and is no
+    live formula in the workbook: headers are spreadsheet content too."""
+    import openpyxl
+
+    carried = replace(report, input_header=('=HYPERLINK("http://x")', "+cmd"), input_cells={})
+    paths = write_report(carried, tmp_path)
+    header = next(csv.reader(io.StringIO(paths.csv.read_text(encoding="utf-8-sig"))))
+    assert header[-2:] == ['\'=HYPERLINK("http://x")', "'+cmd"]
+    sheet = openpyxl.load_workbook(paths.xlsx)["Rows"]
+    values = [cell.value for cell in sheet[1]][-2:]
+    assert values == ['\'=HYPERLINK("http://x")', "'+cmd"]
+    assert all(cell.data_type == "s" for cell in sheet[1])

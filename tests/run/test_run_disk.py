@@ -117,3 +117,24 @@ def test_deleting_the_id_file_too_is_the_way_out(tmp_path: Path) -> None:
     path.with_name(path.name + ".id").unlink()
     with Journal(path) as journal:
         assert journal.recent_runs() == []
+
+
+@pytest.mark.parametrize("name", ["summary.json", "reconciliation.csv", "reconciliation.xlsx"])
+def test_any_one_report_file_makes_a_folder_taken(tmp_path: Path, name: str) -> None:
+    """A folder holding any of the three report files is refused, not only summary.json."""
+    from batch_refunds.runner import check_out_dir
+
+    (tmp_path / name).write_bytes(b"earlier")
+    with pytest.raises(ConfigError, match="already holds a report"):
+        check_out_dir(tmp_path)
+    assert (tmp_path / name).read_bytes() == b"earlier"
+
+
+def test_an_out_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    """--out naming an existing file: refused before anything is sent, not a traceback
+    after every refund went out."""
+    from batch_refunds.runner import check_out_dir
+
+    (tmp_path / "notadir").write_text("x", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot be written"):
+        check_out_dir(tmp_path / "notadir")

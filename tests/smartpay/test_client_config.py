@@ -202,3 +202,11 @@ def test_with_changes_validates_again() -> None:
     assert config.with_changes(max_attempts=2).max_attempts == 2
     with pytest.raises(ConfigError, match=r"^max_attempts: "):
         config.with_changes(max_attempts=0)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.0.0.1", "127.0.0.1.example.com", "localhost.evil"])
+def test_hosts_that_only_look_local_get_no_key_over_http(host: str) -> None:
+    """0.0.0.0, a private address or a name that merely starts like loopback is not this
+    machine: plain http to it is refused."""
+    with pytest.raises(ConfigError, match="plain http"):
+        ClientConfig(secret_key="sk_test_Abc1", base_url=f"http://{host}:8700/v1")
