@@ -29,7 +29,7 @@ from batch_refunds.allocation import Part
 from batch_refunds.api import SmartpayApi
 from batch_refunds.attempts import counting
 from batch_refunds.errors import CONFIGURATION_ERRORS, ApiRefused, SmartpayError
-from batch_refunds.journal import PENDING, Intent, Journal
+from batch_refunds.journal import ANOTHER_JOURNAL, PENDING, Intent, Journal
 from batch_refunds.ledger import pending_message
 from batch_refunds.models import (
     CreateRefund,
@@ -225,9 +225,25 @@ class Engine:
             attempts += max(tries[0], 1)
             if failure is not None:
                 break
-        refunded = sum(r.amount for _, r in succeeded)
+        # A replayed answer means an earlier request with the same key made the refund: an
+        # earlier run of this journal (a resumed row) or a run on another journal. It is
+        # reported as already refunded, so two reports never both claim it.
+        senders = dict(zip(p.keys, p.senders, strict=False))
+        credit = {
+            key: (senders.get(key, ANOTHER_JOURNAL) if refund.replayed else self.run_id)
+            for key, refund in succeeded
+        }
+        replayed = sum(r.amount for _, r in succeeded if r.replayed)
+        refunded = sum(r.amount for _, r in succeeded if not r.replayed)
+        p.already_amount += replayed
         refund_ids = [*p.already_ids, *(r.id for _, r in succeeded)]
-        if failure is None:
+        if failure is None and succeeded and not refunded:
+            outcome = self._outcome(
+                p, Status.ALREADY_REFUNDED, 0, refund_ids, attempts, None,
+                "Smartpay answered with the refund an earlier request under this row's key made "
+                "(a run on another journal, or one whose journal was lost)",
+            )  # fmt: skip
+        elif failure is None:
             outcome = self._outcome(
                 p, Status.REFUNDED, refunded, refund_ids, attempts, None, p.message
             )
@@ -237,7 +253,7 @@ class Engine:
             for key, refund in succeeded:
                 self.journal.mark_succeeded(
                     key, refund_id=refund.id, created_at=refund.created_at,
-                    run_id=self.run_id, row=p.request.row,
+                    run_id=self.run_id, row=p.request.row, credited_run_id=credit[key],
                 )  # fmt: skip
             for key, code, message in refused:
                 self.journal.mark_refused(key, error_code=code, message=message, run_id=self.run_id)

@@ -54,6 +54,9 @@ from batch_refunds.models import (
 
 SCHEMA_VERSION = 2
 
+ANOTHER_JOURNAL = "(another journal)"
+"""Credited with a refund that a replayed answer shows another journal's run made."""
+
 PENDING = "pending"  # committed before sending; Smartpay's answer unknown
 SUCCEEDED = "succeeded"  # a refund exists for it
 REFUSED = "refused"  # Smartpay said no (4xx): nothing was refunded by it

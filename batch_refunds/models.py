@@ -89,6 +89,10 @@ class Refund:
     description: str | None = None
     metadata: tuple[tuple[str, str], ...] = ()
     test: bool = True
+    replayed: bool = False
+    """The answer to a create that Smartpay replayed, at its first try, from an earlier
+    request with the same idempotency key: that earlier request made it, not this call (a
+    replay after one of the call's own tries went unanswered is that try's result)."""
 
     @property
     def succeeded(self) -> bool:

@@ -64,6 +64,7 @@ class RowPlan:
     parts: tuple[Part, ...] = ()
     generation: int = 0
     keys: tuple[str, ...] = ()
+    senders: tuple[str, ...] = ()  # RESUME: the run that first sent each key
     order_id: str | None = None
     refundable_before: Yen | None = None
     already_amount: Yen = 0  # refunded for this row before this run acted
@@ -300,6 +301,7 @@ class Planner:
             p.generation = pending[0].generation
             p.parts = tuple(Part(i.payment_id, i.amount) for i in pending)
             p.keys = tuple(i.key for i in pending)
+            p.senders = tuple(i.run_id for i in pending)
             view.reserve((i.payment_id, i.amount) for i in pending)
             p.message = "resumes a refund left unanswered by an earlier run"
             return

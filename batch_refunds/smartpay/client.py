@@ -30,7 +30,7 @@ import logging
 import random as _random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -86,6 +86,7 @@ class _TooLarge(Exception):
 @dataclass(frozen=True, slots=True)
 class _Answer:
     data: Any
+    replayed: bool = False  # Smartpay answered with the stored result of an earlier request
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,12 +230,12 @@ class SmartpayClient:
         """
         if not idempotency_key or not idempotency_key.isprintable() or len(idempotency_key) > 255:
             raise ValueError("idempotency_key: must be 1–255 printable characters")
-        data = await self._request(
+        answer = await self._answer(
             "POST", "/refunds", body=wire.refund_body(body), idempotency_key=idempotency_key
         )
-        refund = self._parse(wire.parse_refund, data, "POST", "/refunds")
+        refund = self._parse(wire.parse_refund, answer.data, "POST", "/refunds")
         self._verify(verify.check_created, refund, "POST", "/refunds", body=body)
-        return refund
+        return replace(refund, replayed=True) if answer.replayed else refund
 
     async def list_refunds(self, *, page_size: int = 100) -> AsyncIterator[Refund]:
         """Every refund, newest first, one ``GET /refunds`` page at a time as it is consumed.
@@ -291,6 +292,20 @@ class SmartpayClient:
         body: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Any:
+        answer = await self._answer(
+            method, path, params=params, body=body, idempotency_key=idempotency_key
+        )
+        return answer.data
+
+    async def _answer(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> _Answer:
         config = self._config
         replay_safe = method == "GET" or idempotency_key is not None
         # The time budget counts this call's own tries and waits, not time queued behind
@@ -301,7 +316,9 @@ class SmartpayClient:
             attempt += 1
             outcome = await self._try_once(method, path, params, body, idempotency_key, attempt)
             if isinstance(outcome, _Answer):
-                return outcome.data
+                # A replay after one of this call's own tries went unanswered is that try's
+                # result; only a replay of the first try shows an earlier call made it.
+                return outcome if attempt == 1 else _Answer(outcome.data)
             spent_s += self._clock() - outcome.started_at
             error = outcome.error
             delay_s = retry.retry_delay_s(
@@ -381,7 +398,7 @@ class SmartpayClient:
         elif 200 <= status <= 299:
             self._pacer.good_response()
             try:
-                outcome = _Answer(json.loads(raw))
+                outcome = _Answer(json.loads(raw), replayed)
             except (ValueError, RecursionError) as exc:
                 # Not chained: a JSONDecodeError holds the whole body in ``doc``.
                 error = MalformedAnswer(

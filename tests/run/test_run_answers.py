@@ -163,3 +163,24 @@ async def test_a_stop_between_the_parts_of_one_row_sends_no_more(harness: Harnes
     again = await harness.run(path)
     assert statuses(again) == [Status.REFUNDED]
     assert sorted(r.amount for r in harness.refunds()) == [1000] * 5
+
+
+async def test_two_runs_at_once_on_two_journals_never_both_claim_a_refund(
+    harness: Harness,
+) -> None:
+    """The same file run at once against two journals: one refund per row, and the refunds
+    each report claims as its own add up to exactly those refunds (a replayed answer is
+    reported as already refunded, made by the other run)."""
+    orders = [harness.order(5000, 5000)[0] for _ in range(4)]
+    rows = [(oid, None, 1000 + i, f"C{i}") for i, oid in enumerate(orders)]
+    path = harness.write(rows)
+    other = Harness(server=harness.server, tmp=harness.tmp / "other", journal_path=harness.tmp
+                    / "other" / "journal.sqlite3")  # fmt: skip
+    other.tmp.mkdir()
+    one, two = await asyncio.gather(harness.run(path), other.run(path))
+    assert len(harness.refunds()) == 4
+    claimed = one.summary.refunded_total + two.summary.refunded_total
+    assert claimed == sum(r.amount for r in harness.refunds())
+    for a, b in zip(one.outcomes, two.outcomes, strict=True):
+        assert {a.status, b.status} <= {Status.REFUNDED, Status.ALREADY_REFUNDED}
+        assert (a.refunded_amount == 0) != (b.refunded_amount == 0)  # exactly one claims it
