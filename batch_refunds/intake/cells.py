@@ -18,13 +18,18 @@ from datetime import date, time
 
 
 class UnreadCell:
-    """A formula without a calculated value (``error`` is None), or an error value."""
+    """A formula without a calculated value (``error`` is None), an error value, or (with
+    ``empty``) a formula Excel calculated to empty text — blank to a person, but in the amount
+    column a blank means "refund everything", which no formula should decide."""
 
-    __slots__ = ("error", "formula")
+    __slots__ = ("empty", "error", "formula")
 
-    def __init__(self, formula: str | None, error: str | None = None) -> None:
+    def __init__(
+        self, formula: str | None, error: str | None = None, *, empty: bool = False
+    ) -> None:
         self.formula = formula
         self.error = error
+        self.empty = empty
 
     def __str__(self) -> str:
         """What the cell holds, as far as anyone can tell: ``#DIV/0!`` or ``=B2*2``."""
@@ -46,6 +51,12 @@ class UnreadCell:
     @property
     def message(self) -> str:
         """Why the row can't be used, and what to do about it."""
+        if self.empty:
+            return (
+                f"The amount is the formula {self}, which gives an empty cell, and an empty "
+                "amount refunds everything that remains. Type the amount; leave the cell truly "
+                "empty only if a full refund is meant."
+            )
         if self.error is not None:
             return (
                 f"The cell shows the error {self.error}, not a value; fix the formula (or type "

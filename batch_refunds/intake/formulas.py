@@ -165,10 +165,13 @@ def _one_cell(
     value_match = value.search(cell)
     cached = value_match.group(1) if value_match else None
     formula_match = formula.search(cell)
+    empty = False
     if kind == b"e":
         error = html.unescape(cached.decode()) if cached else "#VALUE!"
-    elif formula_match is None or (cached is not None and (cached or kind == b"str")):
-        return  # a value, possibly the empty text a formula calculated
+    elif formula_match is None or (cached is not None and cached):
+        return  # a value
+    elif cached is not None and kind == b"str":
+        error, empty = None, True  # the empty text a formula calculated: blank, unless amount
     else:
         error = None
     ref = _CELL_REF.search(start_tag)
@@ -180,7 +183,7 @@ def _one_cell(
         )
     text = formula_match.group(1) if formula_match else None
     shown = html.unescape(text.decode()) if text else None
-    found[(int(ref.group(2)), _column_index(ref.group(1)))] = UnreadCell(shown, error)
+    found[(int(ref.group(2)), _column_index(ref.group(1)))] = UnreadCell(shown, error, empty=empty)
 
 
 def _column_index(letters: bytes) -> int:

@@ -152,12 +152,11 @@ class RowValidator:
         unread: list[RowError] = []
         if self.unread_cells:
             for name, cell in zip(FIELDS, fields, strict=True):
-                if type(cell) is UnreadCell:
+                if type(cell) is UnreadCell and (name == AMOUNT or not cell.empty):
                     unread.append(
                         RowError(row, name, _short(str(cell)), "input.formula", cell.message)
                     )
-            if unread:
-                fields = tuple("" if type(cell) is UnreadCell else cell for cell in fields)
+            fields = tuple("" if type(cell) is UnreadCell else cell for cell in fields)
         order, payment, amount_cell, currency, reason_cell, desc, ref, items = fields
         errors: list[RowError] = []
 

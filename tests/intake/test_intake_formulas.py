@@ -214,3 +214,16 @@ def test_an_excel_number_is_shown_as_excel_shows_it_in_a_refusal(tmp_path: Path)
     with pytest.raises(InputFileError) as caught:
         load_requests(path)
     assert 'such as "100000000"' in caught.value.message
+
+
+def test_an_amount_formula_that_calculated_to_empty_is_an_error(tmp_path: Path) -> None:
+    """=IF(cond, price, "") showing empty in the amount column is a row error, never a
+    blank (= full refund) amount."""
+    path = _book(tmp_path / "f.xlsx", [HEADER, ["order_test_A1", '=IF(FALSE,100,"")', "R1"]])
+    _edit(path, lambda xml: re.sub(r'<c r="B2"([^>]*)><f>(.*?)</f><v ?/></c>',
+                                   r'<c r="B2" t="str"><f>\2</f><v></v></c>', xml))  # fmt: skip
+    result = load_requests(path)
+    assert result.requests == ()
+    (error,) = result.errors
+    assert (error.row, error.column, error.code) == (2, "amount", "input.formula")
+    assert "refunds everything" in error.message
