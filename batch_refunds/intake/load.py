@@ -24,6 +24,7 @@ from batch_refunds.intake.amount_columns import (
     likely_amounts,
     no_amount_error,
 )
+from batch_refunds.intake.cells import cell_text
 from batch_refunds.intake.columns import (
     AMOUNT,
     ColumnMap,
@@ -156,8 +157,14 @@ def load_requests(
     used = {i for _, i in column_map.indices} | {i for _, i in column_map.metadata}
     marked = table.mark_unread(used)
     head = list(itertools.islice(table.rows, SAMPLE_ROWS))
+    # An amount column left blank on every row (beside, say, a column of yen) decides
+    # nothing: every row would refund everything. It counts as no amount column at all.
+    amount_at = column_map.index(AMOUNT)
+    amount_used = amount_at is not None and any(
+        amount_at < len(cells) and cell_text(cells[amount_at]) for _, cells in head
+    )
     suspects = find_suspects(
-        column_map, [cells for _, cells in head], amount_mapped=amount_header is not None
+        column_map, [cells for _, cells in head], amount_mapped=amount_used or AMOUNT in explicit
     )
     amount_notes = _check_amount_column(
         column_map, head, suspects, amount_header, explicit=AMOUNT in explicit,

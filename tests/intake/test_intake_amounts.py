@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from batch_refunds.errors import ConfigError, InputFileError
@@ -242,3 +244,19 @@ def test_only_the_first_two_hundred_rows_are_looked_at(write_file: WriteFile) ->
     path = write_file("b.csv", "order_id,Kommentar\norder_test_B1,1500\n" + rows)
     with pytest.raises(InputFileError):
         load_requests(path, full_refunds=True)
+
+
+@pytest.mark.parametrize("header", [["order_id", "amount", "total"], ["注文ID", "返金額", "税込"]])
+def test_a_blank_amount_column_beside_yen_values_is_refused(
+    tmp_path: Path, header: list[str]
+) -> None:
+    """An amount column blank on every row, beside a column of yen, is no amount column:
+    the file is refused instead of every row refunding everything."""
+    path = tmp_path / "r.csv"
+    path.write_text(
+        ",".join(header) + "\norder_test_X1,,500\norder_test_X2,,700\n", encoding="utf-8"
+    )
+    with pytest.raises(InputFileError) as caught:
+        load_requests(path)
+    assert caught.value.code == "input.ambiguous_amount"
+    assert header[2] in caught.value.message
