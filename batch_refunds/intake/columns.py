@@ -80,11 +80,31 @@ def normalise_header(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().translate(_SQUEEZE)
 
 
+HARMLESS_QUALIFIERS = frozenset(
+    normalise_header(word)
+    for word in (
+        "", "税込", "税込み", "税抜", "税抜き", "税別", "内税", "外税", "円", "¥", "yen", "jpy",
+        "半角", "半角数字", "全角", "必須", "任意", "required", "optional", "incl. tax",
+        "tax incl.", "tax included", "excl. tax", "tax excluded", "smartpay",
+    )
+)  # fmt: skip
+"""Bracketed qualifiers that leave a header's meaning alone; any other one (``金額（注文合計）``,
+``Amount (before refund)``) may reverse it, so such a header matches no alias."""
+
+
+def _drop_harmless(match: re.Match[str]) -> str:
+    inner = match.group(0)[1:-1]
+    return "" if normalise_header(inner) in HARMLESS_QUALIFIERS else match.group(0)
+
+
 def header_key(text: str) -> str:
-    """The form aliases are matched in: ``normalise_header`` after dropping ``(…)``-style
-    qualifiers (``返金額（税込）`` → ``返金額``); a header that is all brackets keeps their text."""
+    """The form aliases are matched in: ``normalise_header`` after dropping bracketed
+    qualifiers that don't change the meaning (``返金額（税込）`` → ``返金額``, see
+    ``HARMLESS_QUALIFIERS``); a header that is all brackets keeps their text."""
     nfkc = unicodedata.normalize("NFKC", text)
-    bare = _QUALIFIER.sub("", nfkc)
+    if _QUALIFIER.fullmatch(nfkc.strip()):  # 【注文ID】: the brackets are the decoration
+        return nfkc.translate(_BRACKETS).casefold().translate(_SQUEEZE)
+    bare = _QUALIFIER.sub(_drop_harmless, nfkc)
     if not bare.translate(_SQUEEZE):
         bare = nfkc.translate(_BRACKETS)
     return bare.casefold().translate(_SQUEEZE)

@@ -275,3 +275,18 @@ def test_an_exact_header_wins_over_one_that_only_normalises_the_same() -> None:
         explicit=checked_explicit({"amount": "Amount"}),
     )
     assert columns.index("amount") == 2
+
+
+@pytest.mark.parametrize("header", ["金額（注文合計）", "Amount (before refund)", "返金額(予定)"])
+def test_a_qualifier_that_may_change_the_meaning_is_kept(header: str) -> None:
+    """Only harmless qualifiers (税込, 円, JPY…) are dropped: a header qualified otherwise
+    names no column, so it can't be taken for the refund amount by accident."""
+    assert canonical_name(header) is None
+
+
+@pytest.mark.parametrize(
+    "header", ["返金額（税込）", "Refund amount (JPY)", "返金額[円]", "金額【必須】"]
+)
+def test_harmless_qualifiers_are_dropped(header: str) -> None:
+    """Tax, currency and 'required' qualifiers still let the header name the amount."""
+    assert canonical_name(header) == "amount"
