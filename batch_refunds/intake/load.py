@@ -38,6 +38,7 @@ from batch_refunds.intake.scan import Scan, scan_rows
 from batch_refunds.intake.totals import total_notes
 from batch_refunds.intake.validate import RowValidator
 from batch_refunds.models import RefundRequest, RowError
+from batch_refunds.money import format_yen
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +188,7 @@ def load_requests(
         *amount_notes,
         *_sheet_notes(table),
         *total_notes(scan.total_lines, requests, invalid_rows, table.header_row + 1),
+        *_shared_reference_notes(requests),
     ]
     return LoadResult(
         requests=requests,
@@ -287,3 +289,33 @@ def _listed(items: list[str]) -> str:
     if len(items) <= 2:
         return " and ".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+SHARED_REFERENCES_SHOWN = 3
+
+
+def _shared_reference_notes(requests: tuple[RefundRequest, ...]) -> list[str]:
+    """Rows of one order that share a reference but ask different amounts are refunded
+    together (a reference names the refunds under it): say so, since a corrected amount
+    left beside the old line would add up instead of replacing it."""
+    groups: dict[tuple[str, str], list[RefundRequest]] = {}
+    for r in requests:
+        if r.reference is not None:
+            groups.setdefault((r.order_id or r.payment_id or "", r.reference), []).append(r)
+    shared = [g for g in groups.values() if len({r.amount for r in g}) > 1]
+    notes = []
+    for group in shared[:SHARED_REFERENCES_SHOWN]:
+        rows = ", ".join(str(r.row) for r in group)
+        fixed = [r.amount for r in group if r.amount is not None]
+        total = format_yen(sum(fixed)) if len(fixed) == len(group) else "everything that remains"
+        notes.append(
+            f"Rows {rows} share the order and the reference {group[0].reference} with different "
+            f"amounts: they are refunded together ({total} under {group[0].reference}). If one "
+            "corrects another, keep only the corrected line."
+        )
+    if len(shared) > SHARED_REFERENCES_SHOWN:
+        notes.append(
+            f"{len(shared) - SHARED_REFERENCES_SHOWN} more references are shared by rows of one "
+            "order with different amounts."
+        )
+    return notes

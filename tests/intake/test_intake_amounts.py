@@ -260,3 +260,17 @@ def test_a_blank_amount_column_beside_yen_values_is_refused(
         load_requests(path)
     assert caught.value.code == "input.ambiguous_amount"
     assert header[2] in caught.value.message
+
+
+def test_rows_sharing_a_reference_with_other_amounts_are_noted(tmp_path: Path) -> None:
+    """A corrected line left beside the old one (same order and reference, other amount)
+    gets a note with the total the two will refund together."""
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "order_id,amount,reference\norder_test_A1,1000,HR-T2\norder_test_A1,1200,HR-T2\n"
+        "order_test_B1,500,R-9\norder_test_B1,500,R-8\n",
+        encoding="utf-8",
+    )
+    notes = load_requests(path).warnings
+    assert any("Rows 2, 3" in n and "¥2,200 under HR-T2" in n for n in notes)
+    assert not any("R-9" in n or "R-8" in n for n in notes)
