@@ -1,0 +1,22 @@
+"""Every bound intake puts on a file, in one place, each named with its unit.
+
+A spreadsheet comes from outside, so nothing in it is believed before it is checked
+against what is possible: how wide a header can be, how long a cell, how many rows a sheet
+has and how big a grid the Excel reader would have to build. Each bound is generous for a
+real refund file and ends a hostile one with a clear message, before the cost of reading
+it can grow out of hand (the numbers behind them are in the README, "The spreadsheet").
+"""
+
+from __future__ import annotations
+
+MAX_COLUMNS = 1_000
+"""Header cells, up to the last non-blank one. A refund file needs a handful; more than this
+is a pasted data dump or a hostile file (``input.too_wide``)."""
+
+MAX_CELL_CHARS = 32_767
+"""Characters in one cell: Excel's own limit, so a longer cell cannot have been made in Excel
+and would not survive a report opened in it (``input.cell_too_long``)."""
+
+MAX_AMOUNT_CHARS = 40
+"""Characters in an amount cell: ``¥100,000,000`` has 12. Python refuses to turn more than
+4,300 digits into a number at all, so longer text is refused before it is parsed."""
