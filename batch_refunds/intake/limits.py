@@ -17,6 +17,17 @@ MAX_CELL_CHARS = 32_767
 """Characters in one cell: Excel's own limit, so a longer cell cannot have been made in Excel
 and would not survive a report opened in it (``input.cell_too_long``)."""
 
+MAX_ROWS = 1_048_576
+"""Rows of a sheet or records of a text file, counted as Excel numbers them: Excel's own
+limit, so every row a person could have looked at is read (``input.too_many_rows``)."""
+
+MAX_LINE_CHARS = 1 << 20
+"""Characters in one line of a text file (1 Mi), read before the ``csv`` module splits it
+into cells, so one line without a line break can't fill the memory (``input.line_too_long``)."""
+
+MAX_SNIFF_CHARS = 2 << 20
+"""Characters of the first lines of a text file read to find its delimiter and header."""
+
 MAX_AMOUNT_CHARS = 40
 """Characters in an amount cell: ``¥100,000,000`` has 12. Python refuses to turn more than
 4,300 digits into a number at all, so longer text is refused before it is parsed."""
