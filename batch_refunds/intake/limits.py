@@ -21,6 +21,17 @@ MAX_ROWS = 1_048_576
 """Rows of a sheet or records of a text file, counted as Excel numbers them: Excel's own
 limit, so every row a person could have looked at is read (``input.too_many_rows``)."""
 
+MAX_SHEET_CELLS = 10_000_000
+"""Rows × columns of the grid the Excel reader builds for a sheet, counted from A1 to the
+farthest cell: about 1,000,000 rows of 10 columns. The reader allocates the whole grid at
+once, so a single stray cell at XFD1048576 would ask for 17 billion (``input.too_big``)."""
+
+MAX_SHEET_COLUMNS = 16_384
+"""Columns of a sheet, A to XFD: Excel's own limit."""
+
+MAX_SHEET_XML_BYTES = 1 << 30
+"""Bytes of a sheet's XML once decompressed (1 GiB); a 200,000-row sheet is about 80 MB."""
+
 MAX_LINE_CHARS = 1 << 20
 """Characters in one line of a text file (1 Mi), read before the ``csv`` module splits it
 into cells, so one line without a line break can't fill the memory (``input.line_too_long``)."""

@@ -22,6 +22,7 @@ from typing import cast
 from batch_refunds.errors import ConfigError, InputFileError
 from batch_refunds.intake.cells import UnreadCell
 from batch_refunds.intake.columns import HEADER_SEARCH_ROWS, count_known, find_header
+from batch_refunds.intake.extent import sheet_extent
 from batch_refunds.intake.formulas import unread_cells
 from batch_refunds.intake.limits import (
     MAX_CELL_CHARS,
@@ -363,13 +364,22 @@ def _load_sheet(
         if not names:
             raise InputFileError("The workbook has no sheets.", code="input.empty")
         name = sheet if sheet is not None else names[0]
-        scan = _Background(path, name) if _is_zip(path) else None
+        zipped = _is_zip(path)
+        # The reader builds the whole grid at once: its size is checked before it may.
+        extent = sheet_extent(path, name) if zipped else None
+        scan = _Background(path, name) if zipped else None
         # Typed as our Cell: mark_unread later puts UnreadCell values into these lists.
         grid = cast(
             "list[list[Cell]]", book.get_sheet_by_name(name).to_python(skip_empty_area=False)
         )
         # The XML of .xlsx/.xlsm is at hand to check; .xls keeps a formula's last result.
         unread = scan.result() if scan is not None else {}
+        if extent is not None:  # cells the reader would not place (<c r="A9999999"/>) go
+            unread = {
+                (row, column): cell
+                for (row, column), cell in unread.items()
+                if row <= extent.rows and column < extent.columns
+            }
     except InputFileError:
         raise
     except (python_calamine.CalamineError, OSError, ValueError) as exc:
