@@ -42,6 +42,7 @@ from batch_refunds.intake.limits import (
 )
 
 _CHUNK = 1 << 22
+_READ = 1 << 18  # compressed bytes per read: small reads keep zlib's unconsumed tail short
 _MAX_TAG_BYTES = 1 << 20
 _OFFICE_DOCUMENT = "/officeDocument"
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
@@ -210,7 +211,7 @@ def _inflated(f: BinaryIO, info: zipfile.ZipInfo) -> Generator[bytes, None, None
     inflate = zlib.decompressobj(-zlib.MAX_WBITS) if info.compress_type else None
     total = 0
     while left > 0:
-        data = f.read(min(left, _CHUNK))
+        data = f.read(min(left, _READ))
         if not data:
             raise EOFError(f"{info.filename} ends early")
         left -= len(data)
