@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test check lint typecheck demo bench sandbox clean
+.PHONY: venv test test-long check lint typecheck demo bench sandbox clean
 
 venv: $(STAMP)
 
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 
 test: venv
 	$(BIN)/python -m pytest
+
+test-long: venv
+	$(BIN)/python -m pytest -m long
 
 lint: venv
 	$(BIN)/ruff check batch_refunds tests bench

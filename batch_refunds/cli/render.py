@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 from batch_refunds.models import Status
 from batch_refunds.money import format_yen
 from batch_refunds.progress import Progress, Snapshot
+from batch_refunds.text import terminal_safe
 
 if TYPE_CHECKING:
     from batch_refunds.runner import RunResult
@@ -162,10 +163,13 @@ def terminal_columns(stream: TextIO) -> int:
 
 
 def print_summary(result: RunResult, out: TextIO) -> None:
+    """The end of a run on the terminal. The file's path, intake's notes and the rows'
+    messages quote what the file and Smartpay said, so they go through ``terminal_safe``."""
     summary = result.summary
     counts = dict(summary.counts)
     width = max(len(s.value) for s in Status)
-    print(f"\nRun {summary.run_id} ({summary.mode}) of {summary.input_path}", file=out)
+    path = terminal_safe(summary.input_path)
+    print(f"\nRun {summary.run_id} ({summary.mode}) of {path}", file=out)
     print(f"  {'rows':<{width}}  {summary.rows:>6}", file=out)
     for status in Status:
         if counts.get(status, 0):
@@ -188,18 +192,18 @@ def print_summary(result: RunResult, out: TextIO) -> None:
         file=out,
     )
     if result.guard:
-        print(f"  Nothing was sent: {result.guard.message}", file=out)
+        print(f"  Nothing was sent: {terminal_safe(result.guard.message)}", file=out)
     elif summary.stop_reason:
         tried = any(o.attempts for o in result.outcomes) or summary.refunded_total
         lead = "Stopped early" if tried else "Nothing was sent"
-        print(f"  {lead}: {summary.stop_reason}", file=out)
+        print(f"  {lead}: {terminal_safe(summary.stop_reason)}", file=out)
     for warning in summary.warnings:
-        print(f"  Note: {warning}", file=out)
+        print(f"  Note: {terminal_safe(warning)}", file=out)
     _print_attention(result, out)
     if result.report.fallback_from is not None:
-        print(f"  Note: {result.report.fallback_from} could not be written; the report is here:",
-              file=out)  # fmt: skip
-    print(f"Report: {result.report.directory}/", file=out)
+        shown = terminal_safe(str(result.report.fallback_from))
+        print(f"  Note: {shown} could not be written; the report is here:", file=out)
+    print(f"Report: {terminal_safe(str(result.report.directory))}/", file=out)
     print(f"exit {summary.exit_code}", file=out)
 
 
@@ -226,7 +230,8 @@ def _print_attention(result: RunResult, out: TextIO) -> None:
     print(f"  Rows to look at{more}:", file=out)
     width = terminal_columns(out) if out.isatty() else None
     for o in shown:
-        line = f"    row {o.row:<5} {o.status.value:<8} {o.error_code or '':<24} {o.message or ''}"
+        code, message = terminal_safe(o.error_code or ""), terminal_safe(o.message or "")
+        line = f"    row {o.row:<5} {o.status.value:<8} {code:<24} {message}"
         if width is not None and _columns(line) > width:
             line = _cut(line, width)
         print(line, file=out)

@@ -12,7 +12,9 @@ from typing import Any, TextIO
 from batch_refunds.cli.common import add_input_options, load_options
 from batch_refunds.errors import ConfigError, InputFileError
 from batch_refunds.intake import LoadResult, load_requests
+from batch_refunds.models import RowError
 from batch_refunds.money import format_yen
+from batch_refunds.text import terminal_safe
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
@@ -48,32 +50,36 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = load_requests(args.input, **load_options(args))
     except (InputFileError, ConfigError) as exc:
-        print(f"Cannot use {args.input}: {exc}", file=sys.stderr)
+        print(terminal_safe(f"Cannot use {args.input}: {exc}"), file=sys.stderr)
         return EXIT_UNREADABLE
     print_summary(result, args.input, sys.stdout)
     if args.out is not None:
         written = write_invalid_rows(result, args.out)
-        print(f"\nEvery row error was written to {written}")
+        print(terminal_safe(f"\nEvery row error was written to {written}"))
     return EXIT_INVALID if result.errors else EXIT_VALID
 
 
 def print_summary(result: LoadResult, path: Path, out: TextIO) -> None:
-    """The human report: what was detected, the counts, and the first errors."""
+    """The human report: what was detected, the counts, and the first errors.
+
+    Everything taken from the file (headers, values, the notes and messages that quote
+    them) goes through ``terminal_safe``: a cell must not be able to drive the terminal."""
     d = result.detected
     p = out.write
-    p(f"Checked {path} (nothing was sent to Smartpay)\n\n")
+    p(f"Checked {terminal_safe(str(path))} (nothing was sent to Smartpay)\n\n")
     if d.encoding is not None:
         delimiter = _DELIMITERS.get(d.delimiter or "", repr(d.delimiter))
         encoding = _ENCODINGS.get(d.encoding, d.encoding)
         p(f"  Format       {d.format.upper()}, {encoding}, {delimiter}\n")
     else:
-        p(f'  Format       {d.format.upper()}, sheet "{d.sheet}"\n')
+        p(f'  Format       {d.format.upper()}, sheet "{terminal_safe(d.sheet or "")}"\n')
     p(f"  Header       row {d.header_row}\n")
-    width = max(_width(_quoted(header)) for header, _ in d.columns) + 1
-    for i, (header, name) in enumerate(d.columns):
+    headers = [(_quoted(terminal_safe(header)), name) for header, name in d.columns]
+    width = max(_width(header) for header, _ in headers) + 1
+    for i, (header, name) in enumerate(headers):
         label = "Columns" if i == 0 else ""
         chosen = "  (--column)" if name in d.explicit_columns else ""
-        p(f"  {label:<12} {_pad(_quoted(header), width)} → {name}{chosen}\n")
+        p(f"  {label:<12} {_pad(header, width)} → {name}{chosen}\n")
     invalid = len(result.invalid_rows)
     p("\n")
     p(f"  Rows below the header   {result.total_rows:>9,}\n")
@@ -89,7 +95,7 @@ def print_summary(result: LoadResult, path: Path, out: TextIO) -> None:
         p(f", plus everything that remains for the {rows}")
     p("\n")
     for warning in result.warnings:
-        p(f"\nNote: {warning}\n")
+        p(f"\nNote: {terminal_safe(warning)}\n")
     if result.errors:
         _print_errors(result, out)
     if not result.total_rows - result.skipped_blank_rows - result.skipped_total_rows:
@@ -102,7 +108,7 @@ def print_summary(result: LoadResult, path: Path, out: TextIO) -> None:
 
 
 def _print_errors(result: LoadResult, out: TextIO) -> None:
-    shown = result.errors[:ERRORS_SHOWN]
+    shown = [_shown(e) for e in result.errors[:ERRORS_SHOWN]]
     more = len(result.errors) - len(shown)
     out.write(f"\nErrors ({len(shown)} of {len(result.errors):,}")
     out.write("; --out DIR writes them all to a CSV)\n" if more else ")\n")
@@ -116,8 +122,26 @@ def _print_errors(result: LoadResult, out: TextIO) -> None:
         )
 
 
+def _shown(e: RowError) -> RowError:
+    """The error as it may be printed: its column (a header), value and message come from
+    the file."""
+    return RowError(
+        e.row,
+        terminal_safe(e.column) if e.column else e.column,
+        terminal_safe(e.value),
+        e.code,
+        terminal_safe(e.message),
+    )
+
+
 def write_invalid_rows(result: LoadResult, directory: Path) -> Path:
-    """Write ``invalid_rows.csv`` (row, column, value, code, message) into ``directory``."""
+    """Write ``invalid_rows.csv`` (row, column, value, code, message) into ``directory``.
+
+    Its text cells are neutralised as the reconciliation report's are: a value such as
+    ``=HYPERLINK(…)`` came from the file and must not become a formula when it is opened."""
+    # Imported here: the report package loads openpyxl, which validate needs only for --out.
+    from batch_refunds.report.cells import neutralise
+
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / INVALID_ROWS_FILE
     # UTF-8 with BOM so Excel shows Japanese values correctly when the file is double-clicked.
@@ -125,7 +149,8 @@ def write_invalid_rows(result: LoadResult, directory: Path) -> Path:
         writer = csv.writer(f)
         writer.writerow(("row", "column", "value", "code", "message"))
         for e in result.errors:
-            writer.writerow((e.row, e.column or "", e.value, e.code, e.message))
+            cells = (e.column or "", e.value, e.code, e.message)
+            writer.writerow((e.row, *map(neutralise, cells)))
     return target
 
 

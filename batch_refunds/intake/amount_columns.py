@@ -30,9 +30,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from batch_refunds.errors import InputFileError
-from batch_refunds.intake.cells import cell_text
+from batch_refunds.intake.cells import cell_text, parse_amount
 from batch_refunds.intake.columns import ColumnMap, normalise_header
-from batch_refunds.money import YenParseError, parse_yen
+from batch_refunds.money import YenParseError
 
 SAMPLE_ROWS = 200
 AMOUNT_WORDS = ("金額", "額", "amount", "yen", "円", "jpy", "¥", "price", "価格", "代金")
@@ -187,7 +187,7 @@ def _look(sample: Sequence[Sequence[object]], index: int) -> _Cells:
         filled += 1
         if isinstance(cell, str | int | float) and not isinstance(cell, bool):
             try:
-                parse_yen(cell.strip() if isinstance(cell, str) else cell)
+                parse_amount(cell.strip() if isinstance(cell, str) else cell)
             except YenParseError:
                 continue
             yen += 1

@@ -16,6 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, time
 
+from batch_refunds.intake.limits import MAX_AMOUNT_CHARS
+from batch_refunds.models import Yen
+from batch_refunds.money import YenParseError, parse_yen
+
 
 class UnreadCell:
     """A formula without a calculated value (``error`` is None), an error value, or (with
@@ -82,6 +86,18 @@ def cell_text(cell: object) -> str:
     if isinstance(cell, date | time):
         return cell.isoformat()
     return str(cell)
+
+
+def parse_amount(value: str | int | float) -> Yen:
+    """``money.parse_yen``, after refusing text too long to be an amount (``MAX_AMOUNT_CHARS``):
+    Python will not turn more than 4,300 digits into a number, and no amount is that long."""
+    if isinstance(value, str) and len(value) > MAX_AMOUNT_CHARS:
+        raise YenParseError(
+            value,
+            f"This cell has {len(value):,} characters, too many for an amount in yen "
+            f"(at most {MAX_AMOUNT_CHARS}).",
+        )
+    return parse_yen(value)
 
 
 class KeptCells(Mapping[int, tuple[str, ...]]):

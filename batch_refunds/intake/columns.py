@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from batch_refunds.errors import ConfigError, InputFileError
+from batch_refunds.intake.limits import MAX_CELL_CHARS, MAX_COLUMNS
+from batch_refunds.text import describe, first_unsafe
 
 ORDER_ID = "order_id"
 PAYMENT_ID = "payment_id"
@@ -216,11 +218,12 @@ def count_known(
 ) -> tuple[int, bool]:
     """How many cells name a known column, and whether one of them is an id column.
 
-    ``explicit`` is an ``explicit_lookup``: headers the caller named count as known.
+    ``explicit`` is an ``explicit_lookup``: headers the caller named count as known. Only the
+    first ``MAX_COLUMNS`` cells are looked at: a header wider than that is refused anyway.
     """
     known = 0
     has_id = False
-    for cell in cells:
+    for cell in cells[:MAX_COLUMNS]:
         text = _cell_text(cell)
         if not text:
             continue
@@ -264,6 +267,7 @@ def map_columns(
     texts = [_cell_text(cell).lstrip("\ufeff") for cell in header]
     width = max((i + 1 for i, text in enumerate(texts) if text), default=0)
     texts = texts[:width]
+    _check_size(texts, header_row)
     chosen: dict[int, str] = {}
     for wanted_name, wanted in explicit.items():
         i = _find_explicit(texts, wanted_name, wanted, header_row)
@@ -324,6 +328,25 @@ def map_columns(
     )
 
 
+def _check_size(texts: Sequence[str], header_row: int) -> None:
+    """Refuse a header wider than ``MAX_COLUMNS`` or with a cell longer than an Excel cell."""
+    if len(texts) > MAX_COLUMNS:
+        raise InputFileError(
+            f"Row {header_row} is the header and has {len(texts):,} columns; at most "
+            f"{MAX_COLUMNS:,} are read. Delete the columns the refunds do not need (a refund "
+            "file needs a handful) and save the file again.",
+            code="input.too_wide",
+        )
+    for i, text in enumerate(texts):
+        if len(text) > MAX_CELL_CHARS:
+            raise InputFileError(
+                f"Row {header_row} is the header, and its cell in column {i + 1} has "
+                f"{len(text):,} characters; a cell holds at most {MAX_CELL_CHARS:,} "
+                "(Excel's limit).",
+                code="input.cell_too_long",
+            )
+
+
 def _find_explicit(texts: Sequence[str], name: str, wanted: str, header_row: int) -> int:
     """The one header cell ``wanted`` names: exactly, then ignoring case and spacing, then
     also ignoring bracketed qualifiers. Several matches at the first level that has any, or
@@ -354,6 +377,12 @@ def _find_explicit(texts: Sequence[str], name: str, wanted: str, header_row: int
 
 def _checked_metadata_key(name: str, text: str, header_row: int) -> str:
     key = name[len(METADATA_PREFIX) :]
+    if (char := first_unsafe(key)) is not None:
+        raise InputFileError(
+            f'Row {header_row}: the column "{text}" holds {describe(char)} in its metadata '
+            "key, a control character that can hide or fake text; delete it.",
+            code="input.metadata",
+        )
     if not key or len(key) > MAX_METADATA_KEY_LENGTH:
         raise InputFileError(
             f'Row {header_row}: the column "{text}" needs a metadata key of 1 to '

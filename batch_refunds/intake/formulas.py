@@ -16,7 +16,6 @@ runs only when a formula tag or an error cell is present.
 from __future__ import annotations
 
 import html
-import posixpath
 import re
 import zipfile
 import zlib
@@ -25,10 +24,10 @@ from xml.etree import ElementTree
 
 from batch_refunds.errors import InputFileError
 from batch_refunds.intake.cells import UnreadCell
+from batch_refunds.intake.extent import sheet_part
 
 _CHUNK = 1 << 22
 _TAG_END = frozenset(b" />\t\r\n")
-_OFFICE_DOCUMENT = "/officeDocument"
 _CELL_REF = re.compile(rb"""\sr\s*=\s*["']([A-Za-z]{1,3})([0-9]{1,7})["']""")
 _CELL_TYPE = re.compile(rb"""\st\s*=\s*["']([A-Za-z]+)["']""")
 _ERROR_TYPES = (b' t="e"', b" t='e'")
@@ -39,7 +38,7 @@ def unread_cells(path: Path, sheet: str) -> dict[tuple[int, int], UnreadCell]:
     Excel shows them, columns from 0. Empty for a workbook that is not Office Open XML."""
     try:
         with zipfile.ZipFile(path) as book:
-            part = _sheet_part(book, sheet)
+            part = sheet_part(book, sheet)
             if part is None:
                 return {}
             with book.open(part) as f:
@@ -53,34 +52,6 @@ def unread_cells(path: Path, sheet: str) -> dict[tuple[int, int], UnreadCell]:
             f"The workbook cannot be checked for formulas ({exc}).", code="input.unreadable"
         ) from None
     return _scan(data, prefix)
-
-
-def _sheet_part(book: zipfile.ZipFile, sheet: str) -> str | None:
-    """The zip member holding the sheet's XML, or None when the zip is no .xlsx/.xlsm."""
-    names = set(book.namelist())
-    workbook = "xl/workbook.xml"
-    if "_rels/.rels" in names:
-        for rel in ElementTree.fromstring(book.read("_rels/.rels")):
-            if rel.get("Type", "").endswith(_OFFICE_DOCUMENT):
-                workbook = rel.get("Target", workbook).lstrip("/")
-    if workbook not in names or not workbook.endswith(".xml"):
-        return None  # .ods, .xlsb (binary parts) and other zip-based formats
-    folder, base = posixpath.split(workbook)
-    rels_part = posixpath.join(folder, "_rels", base + ".rels")
-    targets = {
-        rel.get("Id"): rel.get("Target", "") for rel in ElementTree.fromstring(book.read(rels_part))
-    }
-    for element in ElementTree.fromstring(book.read(workbook)).iter():
-        if element.tag.rsplit("}", 1)[-1] != "sheet" or element.get("name") != sheet:
-            continue
-        rel_id = next((v for k, v in element.attrib.items() if k.endswith("}id")), None)
-        target = targets.get(rel_id, "")
-        if not target:
-            break
-        if target.startswith("/"):
-            return target.lstrip("/")
-        return posixpath.normpath(posixpath.join(folder, target))
-    raise ValueError(f'no part for the sheet "{sheet}"')
 
 
 def _namespace_prefix(head: bytes) -> bytes:

@@ -8,6 +8,7 @@ reader is translated into ``InputFileError`` here and nowhere else.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import itertools
@@ -21,7 +22,14 @@ from typing import cast
 from batch_refunds.errors import ConfigError, InputFileError
 from batch_refunds.intake.cells import UnreadCell
 from batch_refunds.intake.columns import HEADER_SEARCH_ROWS, count_known, find_header
+from batch_refunds.intake.extent import sheet_extent
 from batch_refunds.intake.formulas import unread_cells
+from batch_refunds.intake.limits import (
+    MAX_CELL_CHARS,
+    MAX_LINE_CHARS,
+    MAX_ROWS,
+    MAX_SNIFF_CHARS,
+)
 
 Cell = str | int | float | bool | date | time | timedelta | UnreadCell | None
 """What a cell holds: always ``str`` from text files, typed values from Excel (an
@@ -128,7 +136,7 @@ def _read_text(
 ) -> Table:
     codec = _choose_encoding(path, head, encoding)
     with _open_text(path, codec) as f:
-        sample = list(itertools.islice(f, _SNIFF_LINES))
+        sample = _sample(f)
     delimiter, header_index = _sniff(sample, explicit, prefer_tab=prefer_tab)
     return Table(
         format="tsv" if delimiter == "\t" else "csv",
@@ -191,6 +199,35 @@ def _open_text(path: Path, codec: str) -> io.TextIOWrapper:
     return path.open("r", encoding=codec, newline="")
 
 
+def _lines(f: io.TextIOWrapper) -> Iterator[str]:
+    """The lines of ``f``, each read with a bound: iterating the file itself would read a
+    line without a line break whole, however long."""
+    readline = f.readline
+    number = 0
+    while line := readline(MAX_LINE_CHARS):
+        number += 1
+        if len(line) == MAX_LINE_CHARS and line[-1] not in "\r\n":
+            raise InputFileError(
+                f"Line {number:,} is longer than {MAX_LINE_CHARS:,} characters; a refund file "
+                "has short lines. Check that this is the right file and that it is text.",
+                code="input.line_too_long",
+            )
+        yield line
+
+
+def _sample(f: io.TextIOWrapper) -> list[str]:
+    """The first lines, for finding the delimiter and the header: at most ``_SNIFF_LINES``
+    of them and, past the first, ``MAX_SNIFF_CHARS`` characters in all."""
+    sample: list[str] = []
+    size = 0
+    for line in itertools.islice(_lines(f), _SNIFF_LINES):
+        if sample and size + len(line) > MAX_SNIFF_CHARS:
+            break
+        sample.append(line)
+        size += len(line)
+    return sample
+
+
 def _sniff(
     sample: list[str], explicit: Mapping[str, str] | None, *, prefer_tab: bool
 ) -> tuple[str, int]:
@@ -219,10 +256,12 @@ def _sniff(
 
 
 def _parse_sample(sample: list[str], delimiter: str) -> list[list[str]]:
-    try:
-        return list(itertools.islice(csv.reader(sample, delimiter=delimiter), HEADER_SEARCH_ROWS))
-    except csv.Error:
-        return []
+    """The sample's first rows under ``delimiter``, up to any line the csv module refuses."""
+    rows: list[list[str]] = []
+    reader = csv.reader(sample, delimiter=delimiter)
+    with contextlib.suppress(csv.Error):
+        rows.extend(itertools.islice(reader, HEADER_SEARCH_ROWS))
+    return rows
 
 
 def _header_cells(sample: list[str], delimiter: str, index: int) -> list[str]:
@@ -233,18 +272,34 @@ def _text_rows(
     path: Path, codec: str, delimiter: str, header_index: int
 ) -> Iterator[tuple[int, Row]]:
     with _open_text(path, codec) as f:
-        reader = csv.reader(f, delimiter=delimiter)
+        reader = csv.reader(_lines(f), delimiter=delimiter)
         try:
             for _ in itertools.islice(reader, header_index + 1):
                 pass  # the title block and the header itself
             # Row numbers count records, as Excel shows them; they match an editor's line
             # numbers unless a quoted cell spans several lines.
-            yield from enumerate(reader, start=header_index + 2)
+            # zip stops at MAX_ROWS without taking a record beyond it from the reader.
+            yield from zip(range(header_index + 2, MAX_ROWS + 1), reader, strict=False)
+            if next(reader, None) is not None:
+                raise InputFileError(
+                    f"The file has more than {MAX_ROWS:,} rows (Excel's limit); line "
+                    f"{reader.line_num:,} is beyond it. Split the file into smaller ones.",
+                    code="input.too_many_rows",
+                )
         except csv.Error as exc:
-            raise InputFileError(
-                f"Line {reader.line_num} cannot be read as CSV ({exc}).",
-                code="input.unreadable",
-            ) from None
+            raise _csv_error(exc, reader.line_num) from None
+
+
+def _csv_error(exc: csv.Error, line: int) -> InputFileError:
+    """The csv module's refusal as a message; a cell over its size limit gets its own code."""
+    if "field larger than field limit" in str(exc):
+        return InputFileError(
+            f"Line {line:,} has a cell longer than {csv.field_size_limit():,} characters; a "
+            f"cell holds at most {MAX_CELL_CHARS:,} (Excel's limit). Check for a quote (\") "
+            "that is never closed.",
+            code="input.cell_too_long",
+        )
+    return InputFileError(f"Line {line:,} cannot be read as CSV ({exc}).", code="input.unreadable")
 
 
 # --- Excel ------------------------------------------------------------------------------
@@ -309,13 +364,22 @@ def _load_sheet(
         if not names:
             raise InputFileError("The workbook has no sheets.", code="input.empty")
         name = sheet if sheet is not None else names[0]
-        scan = _Background(path, name) if _is_zip(path) else None
+        zipped = _is_zip(path)
+        # The reader builds the whole grid at once: its size is checked before it may.
+        extent = sheet_extent(path, name) if zipped else None
+        scan = _Background(path, name) if zipped else None
         # Typed as our Cell: mark_unread later puts UnreadCell values into these lists.
         grid = cast(
             "list[list[Cell]]", book.get_sheet_by_name(name).to_python(skip_empty_area=False)
         )
         # The XML of .xlsx/.xlsm is at hand to check; .xls keeps a formula's last result.
         unread = scan.result() if scan is not None else {}
+        if extent is not None:  # cells the reader would not place (<c r="A9999999"/>) go
+            unread = {
+                (row, column): cell
+                for (row, column), cell in unread.items()
+                if row <= extent.rows and column < extent.columns
+            }
     except InputFileError:
         raise
     except (python_calamine.CalamineError, OSError, ValueError) as exc:

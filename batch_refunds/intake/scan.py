@@ -3,9 +3,10 @@
 A million-row file must load in a few seconds (see ``bench/bench_intake.py``), and a per-row
 method call that handles every possible cell costs too much. So clean rows (text cells or
 Excel numbers, well-formed ids, an amount ``parse_yen`` takes, an exact reason spelling,
-nothing too long, no line items) are accepted inline here, and anything else goes through
-``RowValidator.check``, which is the authority: the fast path only ever accepts what
-``check`` would accept, with the same result (a property test pins this).
+nothing too long, no control character, no line items) are accepted inline here, and
+anything else goes through ``RowValidator.check``, which is the authority: the fast path
+only ever accepts what ``check`` would accept, with the same result (a property test pins
+this).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
 
-from batch_refunds.intake.cells import KeptCells, cell_text
+from batch_refunds.intake.cells import KeptCells, cell_text, parse_amount
 from batch_refunds.intake.columns import AMOUNT, ORDER_ID, PAYMENT_ID, REFERENCE
+from batch_refunds.intake.limits import MAX_CELL_CHARS
 from batch_refunds.intake.read import Row
 from batch_refunds.intake.totals import TotalLine
 from batch_refunds.intake.validate import (
@@ -31,10 +33,11 @@ from batch_refunds.intake.validate import (
     REASONS,
     RowValidator,
     is_blank,
+    is_clean,
 )
 from batch_refunds.models import CURRENCY as JPY
 from batch_refunds.models import Reason, RefundRequest, RowError
-from batch_refunds.money import YenParseError, parse_yen
+from batch_refunds.money import YenParseError
 
 DuplicateKey = tuple[str | None, str | None, int | None, str | None]
 
@@ -120,6 +123,7 @@ def _scan(
     check = validator.check
     total_label = validator.total_label
     amount_at = at.get(AMOUNT)
+    ignored_at = columns.ignored_at
     seen: dict[str, RefundRequest | list[RefundRequest]] = {}
     requests: list[RefundRequest] = []
     errors: list[RowError] = []
@@ -185,6 +189,10 @@ def _scan(
                     and currency.strip() in FAST_CURRENCIES
                     and len(description) <= MAX_TEXT_LENGTH
                     and len(reference) <= MAX_TEXT_LENGTH
+                    # A description already in the cache was found clean when it went in.
+                    and (description in texts or is_clean(description))
+                    and is_clean(reference)
+                    and (not ignored_at or _fit(cells, ignored_at))
                 ):
                     metadata: tuple[tuple[str, str], ...] | None = ()
                     if metadata_columns:
@@ -336,11 +344,20 @@ _make_request = _request_factory()
 
 
 def _yen_or_none(value: str | int | float) -> int | None:
-    """``parse_yen`` exactly as ``check`` calls it, with None where ``check`` must explain."""
+    """``parse_amount`` exactly as ``check`` calls it, with None where ``check`` must explain."""
     try:
-        return parse_yen(value)
+        return parse_amount(value)
     except YenParseError:
         return None
+
+
+def _fit(cells: Row, at: tuple[int, ...]) -> bool:
+    """True when no cell at these indices is longer than an Excel cell may be."""
+    n = len(cells)
+    for i in at:
+        if i < n and type(cell := cells[i]) is str and len(cell) > MAX_CELL_CHARS:
+            return False
+    return True
 
 
 def _same_refund(
@@ -367,10 +384,11 @@ def _tuple_getter(indices: list[int]) -> Callable[[Row], tuple[object, ...]]:
 def _metadata(
     columns: tuple[tuple[str, int], ...], raw: tuple[object, ...]
 ) -> tuple[tuple[str, str], ...] | None:
-    """Metadata pairs from raw cells, or None when ``check`` must look (not text, too long)."""
+    """Metadata pairs from raw cells, or None when ``check`` must look (not text, too long,
+    a control character)."""
     pairs = []
     for (key, _), value in zip(columns, raw, strict=True):
-        if type(value) is not str or len(value) > MAX_METADATA_VALUE_LENGTH:
+        if type(value) is not str or len(value) > MAX_METADATA_VALUE_LENGTH or not is_clean(value):
             return None
         value = value.strip()
         if value:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 
-from batch_refunds.intake.cells import UnreadCell
+from batch_refunds.intake.cells import UnreadCell, parse_amount
 from batch_refunds.intake.cells import cell_text as cell_text  # re-exported: validate.cell_text
 from batch_refunds.intake.columns import (
     AMOUNT,
@@ -26,10 +26,12 @@ from batch_refunds.intake.columns import (
     REFERENCE,
     ColumnMap,
 )
+from batch_refunds.intake.limits import MAX_CELL_CHARS
 from batch_refunds.intake.totals import is_total_label
 from batch_refunds.models import CURRENCY as JPY
 from batch_refunds.models import Reason, RefundRequest, RowError
-from batch_refunds.money import YenParseError, parse_yen
+from batch_refunds.money import YenParseError
+from batch_refunds.text import describe, first_unsafe, terminal_safe
 
 MAX_TEXT_LENGTH = 255
 CACHE_LIMIT = 1 << 16
@@ -37,8 +39,9 @@ AMOUNT_CACHE_LIMIT = 1 << 18
 MAX_METADATA_VALUE_LENGTH = 200
 
 FIELDS = (ORDER_ID, PAYMENT_ID, AMOUNT, CURRENCY, REASON, DESCRIPTION, REFERENCE, LINE_ITEMS)
-ORDER_ID_PATTERN = re.compile(r"order_(?:test|live)_[0-9A-Za-z]+")
-PAYMENT_ID_PATTERN = re.compile(r"payment_(?:test|live)_[0-9A-Za-z]+")
+# Smartpay's ids have about 20 characters after the prefix; 100 bounds what goes in a URL.
+ORDER_ID_PATTERN = re.compile(r"order_(?:test|live)_[0-9A-Za-z]{1,100}")
+PAYMENT_ID_PATTERN = re.compile(r"payment_(?:test|live)_[0-9A-Za-z]{1,100}")
 _SPLIT_THOUSANDS = re.compile(r"[¥￥\\]?[0-9]{1,3}(?:,[0-9]{3})+円?")
 _NUMBER_LIKE = re.compile(r"[0-9][0-9.,Ee+\- ]*")
 _NUMBER_TEXT = re.compile(r"[-+]?[¥\\]?[-+]?[0-9][0-9.,\s]*(?:円|yen|jpy)?", re.IGNORECASE)
@@ -80,6 +83,11 @@ def is_blank(cells: Sequence[object]) -> bool:
     return True
 
 
+def is_clean(text: str) -> bool:
+    """True when ``text`` holds no control character or bidi override (see ``text``)."""
+    return text.isprintable() or first_unsafe(text) is None
+
+
 def normalise_reason(text: str) -> Reason | None:
     """``"Fraudulent"``, ``"requested-by customer"``, ``"不正"`` → ``Reason``; unknown → None."""
     found = REASONS.get(text)
@@ -103,7 +111,9 @@ class RowValidator:
     """Rows may hold ``UnreadCell`` values (a workbook with formulas): look for them."""
     _width: int = field(init=False)
     _fields: Callable[[Sequence[object]], tuple[object, ...]] = field(init=False)
-    _tails: tuple[tuple[str, ...], ...] = field(init=False)
+    _reach: int = field(init=False)
+    _blanks: tuple[str, ...] = field(init=False)
+    _unchecked: tuple[tuple[int, str], ...] = field(init=False)
     _id_column: str = field(init=False)
     _id_indices: tuple[int, ...] = field(init=False)
     # Descriptions, metadata and amounts repeat across a big file; sharing one object per
@@ -120,7 +130,14 @@ class RowValidator:
         self._width = self.columns.width
         # Absent columns read index -1, which the padding in ``check`` always makes blank.
         self._fields = itemgetter(*(at.get(name, -1) for name in FIELDS))
-        self._tails = tuple(("",) * (k + 1) for k in range(self._width + 1))
+        # Short rows are padded up to the last cell anything reads, plus the blank that
+        # index -1 reads: one tuple of that length, sliced, so the cost stays linear in the
+        # columns (a table of every padding length would grow with their square).
+        used = [i for _, i in self.columns.indices] + [i for _, i in self.columns.metadata]
+        self._reach = max(used, default=-1) + 1
+        self._blanks = ("",) * (self._reach + 1)
+        # Ignored columns go into reports as written; nothing else bounds their cells.
+        self._unchecked = tuple(zip(self.columns.ignored_at, self.columns.ignored, strict=True))
         self._id_column = ORDER_ID if ORDER_ID in at else PAYMENT_ID
         self._id_indices = tuple(i for name, i in self.columns.indices if name in ID_COLUMNS)
 
@@ -147,7 +164,7 @@ class RowValidator:
     def check(self, row: int, cells: Sequence[object]) -> RefundRequest | list[RowError]:
         """Validate one non-blank row, collecting every problem rather than the first."""
         n = len(cells)
-        padded = [*cells, *self._tails[self._width - n if n < self._width else 0]]
+        padded = [*cells, *self._blanks[: self._reach - n + 1 if n < self._reach else 1]]
         fields = self._fields(padded)
         unread: list[RowError] = []
         if self.unread_cells:
@@ -217,11 +234,15 @@ class RowValidator:
         description = desc.strip() if type(desc) is str else cell_text(desc)
         if len(description) > MAX_TEXT_LENGTH:
             errors.append(_length_error(row, DESCRIPTION, description))
+        elif not is_clean(description):
+            errors.append(_unsafe_error(row, DESCRIPTION, description))
         elif len(self.text_cache) < CACHE_LIMIT:
             description = self.text_cache.setdefault(description, description)
         reference = ref.strip() if type(ref) is str else cell_text(ref)
         if len(reference) > MAX_TEXT_LENGTH:
             errors.append(_length_error(row, REFERENCE, reference))
+        elif not is_clean(reference):
+            errors.append(_unsafe_error(row, REFERENCE, reference))
         line_items = _check_line_items(row, items, errors) if items != "" else ()
         metadata: tuple[tuple[str, str], ...] = ()
         if self.columns.metadata:
@@ -243,10 +264,15 @@ class RowValidator:
                 if text:
                     if len(text) > MAX_METADATA_VALUE_LENGTH:
                         errors.append(_metadata_error(row, key, text))
+                    elif not is_clean(text):
+                        errors.append(_unsafe_error(row, f"metadata.{key}", text))
                     pairs.append((key, text))
             metadata = tuple(pairs)
             if len(self.metadata_cache) < CACHE_LIMIT:
                 metadata = self.metadata_cache.setdefault(metadata, metadata)
+        for i, header in self._unchecked:
+            if i < n and type(cell := cells[i]) is str and len(cell) > MAX_CELL_CHARS:
+                errors.append(cell_too_long(row, header, cell))
         if self.check_width and n > self._width:
             self._check_extra_cells(row, cells, errors)
         if errors:
@@ -299,6 +325,30 @@ def _missing_id(row: int, column: str, cells: Sequence[object], errors: list[Row
     )
 
 
+def cell_too_long(row: int, column: str, text: str) -> RowError:
+    """The error for a cell longer than any Excel cell (``MAX_CELL_CHARS``)."""
+    return RowError(
+        row,
+        column,
+        _short(terminal_safe(text)),
+        "input.cell_too_long",
+        f"This cell has {len(text):,} characters; a cell holds at most {MAX_CELL_CHARS:,} "
+        "(Excel's limit).",
+    )
+
+
+def _unsafe_error(row: int, column: str, text: str) -> RowError:
+    char = first_unsafe(text) or ""
+    return RowError(
+        row,
+        column,
+        _short(terminal_safe(text)),
+        "input.control_character",
+        f"This cell holds {describe(char)}, a control character that can hide or fake text "
+        "on a screen; delete it (and any others) from the cell.",
+    )
+
+
 def _metadata_error(row: int, key: str, text: str) -> RowError:
     return RowError(
         row,
@@ -335,6 +385,9 @@ def _check_id(
 ) -> str | None:
     text = cell_text(cell)
     if not text:
+        return None
+    if not is_clean(text):
+        errors.append(_unsafe_error(row, column, text))
         return None
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
@@ -386,7 +439,7 @@ def _check_amount(row: int, cell: object, errors: list[RowError]) -> int | None:
         )
         return None
     try:
-        return parse_yen(cell)
+        return parse_amount(cell)
     except YenParseError as exc:
         errors.append(RowError(row, AMOUNT, _short(cell_text(cell)), "input.amount", exc.message))
         return None
@@ -395,6 +448,12 @@ def _check_amount(row: int, cell: object, errors: list[RowError]) -> int | None:
 def _check_line_items(row: int, cell: object, errors: list[RowError]) -> tuple[str, ...]:
     text = cell_text(cell)
     if not text:
+        return ()
+    if len(text) > MAX_CELL_CHARS:
+        errors.append(cell_too_long(row, LINE_ITEMS, text))
+        return ()
+    if not is_clean(text):
+        errors.append(_unsafe_error(row, LINE_ITEMS, text))
         return ()
     items = tuple(item.strip() for item in text.split(";") if item.strip())
     if any(len(item.split()) > 1 or "," in item for item in items):

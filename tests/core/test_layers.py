@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-PURE = ["models", "money", "allocation", "identity", "ledger", "errors", "api", "attempts",
+PURE = ["models", "money", "text", "allocation", "identity", "ledger", "errors", "api", "attempts",
         "exit_codes", "progress"]  # fmt: skip
 NO_HTTP = ["engine", "planning", "runner", "journal", "report", "intake"]
 
@@ -36,7 +36,7 @@ def test_engine_and_reports_never_load_aiohttp(module: str) -> None:
 
 LAYERS = ["cli", "runner", "report", "engine", "planning", "lookup", "journal", "intake",
           "progress", "smartpay", "sandbox", "attempts", "api", "exit_codes", "ledger",
-          "allocation", "identity", "money", "models", "errors"]  # fmt: skip
+          "allocation", "identity", "money", "text", "models", "errors"]  # fmt: skip
 """Top to bottom, as the README's Architecture section draws them: a module may import only
 modules below its own layer (and its own package). ``__main__`` files are entry points."""
 

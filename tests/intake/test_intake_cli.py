@@ -66,15 +66,17 @@ def test_validate_unusable_file_exits_2_with_a_message_on_stderr(
 def test_validate_out_writes_every_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--out DIR writes invalid_rows.csv with row, column, value, code and message."""
+    """--out DIR writes invalid_rows.csv with row, column, value, code and message (a value a
+    spreadsheet would evaluate, such as -500, with a leading quote)."""
     out_dir = tmp_path / "report"
     assert main(["validate", str(FIXTURES / "invalid_rows.csv"), "--out", str(out_dir)]) == 1
     with (out_dir / "invalid_rows.csv").open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     expected = load_requests(FIXTURES / "invalid_rows.csv").errors
-    assert [(int(r["row"]), r["code"], r["value"]) for r in rows] == [
+    assert [(int(r["row"]), r["code"], r["value"].removeprefix("'")) for r in rows] == [
         (e.row, e.code, e.value) for e in expected
     ]
+    assert (9, "'-500") in [(int(r["row"]), r["value"]) for r in rows]
     assert list(rows[0]) == ["row", "column", "value", "code", "message"]
     assert str(out_dir / "invalid_rows.csv") in capsys.readouterr().out
 

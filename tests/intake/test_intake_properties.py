@@ -138,6 +138,18 @@ _PLAUSIBLE = st.sampled_from(
         "ＪＰＹ",
         "日本円",
         "2026-11-01",
+        # hostile cells: control characters, bidi overrides, sizes past every bound
+        "order_test_A\x1b1",
+        "RF\u202e1",
+        "memo\x00",
+        "\x1b[31m",
+        "two\nlines",
+        "1" * 5000,
+        "１" * 50,
+        "z" * 33_000,
+        "li_a\x1b;li_b",
+        "order_test_" + "A" * 101,
+        "返品\u3000全額",
     ]
 )
 _CELLS = st.one_of(
@@ -166,6 +178,7 @@ _HEADERS = (
     ],
     ["amount", "order_id", "metadata.k", "metadata.j"],
     ["payment_id"],
+    ["order_id", "extra", "amount", "reference"],  # an ignored column between used ones
 )
 
 

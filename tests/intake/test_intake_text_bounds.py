@@ -1,0 +1,88 @@
+"""The bounds on reading a text file: line length, the csv module's cell limit, rows."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from batch_refunds.errors import InputFileError
+from batch_refunds.intake import load_requests, read
+from batch_refunds.intake.limits import MAX_LINE_CHARS, MAX_ROWS
+
+from .conftest import WriteFile
+
+
+def test_a_field_past_the_csv_limit_is_refused_with_its_line(write_file: WriteFile) -> None:
+    """A quoted cell that never ends is refused by line number (input.cell_too_long)."""
+    body = "order_test_A1,100\n" * 3 + 'order_test_B2,"' + ("z" * 1000 + "\n") * 200
+    path = write_file("q.csv", "order_id,amount\n" + body)
+    with pytest.raises(InputFileError) as caught:
+        load_requests(path)
+    assert caught.value.code == "input.cell_too_long"
+    assert caught.value.message.startswith("Line ")
+    assert f"{csv.field_size_limit():,} characters" in caught.value.message
+
+
+def test_a_line_without_a_break_is_refused_without_reading_it_whole(
+    write_file: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 5 Mi-character line is refused by number (input.line_too_long), and no read asked
+    for more than MAX_LINE_CHARS characters at once."""
+    path = write_file("l.csv", "order_id,amount\norder_test_A1,100\n" + "a," * (5 << 19))
+    asked: list[int] = []
+    real_lines = read._lines
+
+    def spying(f):  # type: ignore[no-untyped-def]
+        real = f.readline
+
+        class Spy:
+            def readline(self, size: int = -1) -> str:
+                asked.append(size)
+                return real(size)
+
+        return real_lines(Spy())  # type: ignore[arg-type]
+
+    monkeypatch.setattr(read, "_lines", spying)
+    with pytest.raises(InputFileError) as caught:
+        load_requests(path)
+    assert caught.value.code == "input.line_too_long"
+    assert caught.value.message.startswith("Line 3 is longer than")
+    assert asked
+    assert all(0 < size <= MAX_LINE_CHARS for size in asked)
+
+
+def test_a_long_line_in_the_title_block_is_refused_too(write_file: WriteFile) -> None:
+    """The lines read to find the header are bounded the same way."""
+    path = write_file("t.csv", "x" * (MAX_LINE_CHARS + 10) + "\norder_id,amount\n")
+    with pytest.raises(InputFileError, match="Line 1 is longer") as caught:
+        load_requests(path)
+    assert caught.value.code == "input.line_too_long"
+
+
+def test_rows_past_max_rows_are_refused(
+    write_file: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record numbered beyond MAX_ROWS refuses the file (input.too_many_rows); up to it is
+    fine. The bound is lowered here; tests/intake/test_intake_long.py tries the real one."""
+    monkeypatch.setattr(read, "MAX_ROWS", 6)
+    rows = "".join(f"order_test_A{i},100\n" for i in range(5))
+    path = write_file("r.csv", "order_id,amount\n" + rows)
+    assert len(load_requests(path).requests) == 5  # rows 2-6
+    path = write_file("r2.csv", "order_id,amount\n" + rows + "order_test_B1,100\n")
+    with pytest.raises(InputFileError) as caught:
+        load_requests(path)
+    assert caught.value.code == "input.too_many_rows"
+    assert "more than 6 rows" in caught.value.message
+    assert MAX_ROWS == 1_048_576
+
+
+def test_the_sample_read_for_the_header_is_bounded(tmp_path: Path) -> None:
+    """Twenty-five lines of 1 Mi characters each are not all kept to find the header."""
+    line = "x" * (MAX_LINE_CHARS - 1) + "\n"
+    path = tmp_path / "s.csv"
+    path.write_text(line * 25 + "order_id,amount\n", encoding="utf-8")
+    with path.open(encoding="utf-8", newline="") as f:
+        sample = read._sample(f)
+    assert sum(map(len, sample)) <= read.MAX_SNIFF_CHARS
