@@ -216,21 +216,12 @@ class Planner:
             return
         try:
             view = await self._fetch_view(pending_rows[0].request)
+            self.stopper.succeeded()
+            await self._complete_unlisted(view, pending_rows)
         except Untrusted as exc:
             for p in pending_rows:
                 reject(p, exc.code, exc.message)
             return
-        except _Stopped as exc:
-            for p in pending_rows:
-                fail(p, exc.code, exc.message)
-            return
-        except SmartpayError as exc:
-            for p in pending_rows:
-                self._refused_or_failed(p, exc)
-            return
-        self.stopper.succeeded()
-        try:
-            await self._complete_unlisted(view, pending_rows)
         except _Stopped as exc:
             for p in pending_rows:
                 fail(p, exc.code, exc.message)
