@@ -42,6 +42,8 @@ DELIMITERS = (",", ";", "\t")
 _ZIP_MAGIC = b"PK\x03\x04"  # xlsx, xlsm, ods
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # xls
 _SCAN_CHUNK = 1 << 20
+# Bytes decoded at a time: fewer characters than MAX_LINE_CHARS, which _Lines relies on.
+_DECODE_CHUNK = MAX_LINE_CHARS // 2
 _SNIFF_LINES = HEADER_SEARCH_ROWS + 5
 
 
@@ -134,7 +136,14 @@ def _read_text(
     *,
     prefer_tab: bool,
 ) -> Table:
-    codec = _choose_encoding(path, head, encoding)
+    codec, too_long = _choose_encoding(path, head, encoding)
+    if too_long is not None:
+        raise InputFileError(
+            f"Line {too_long:,} is longer than {MAX_LINE_CHARS:,} characters; a refund file has "
+            "short lines. Check that this is the right file and that it is text.",
+            code="input.line_too_long",
+        )
+    # Every line is known to be short, so iterating the file (at C speed) is bounded too.
     with _open_text(path, codec) as f:
         sample = _sample(f)
     delimiter, header_index = _sniff(sample, explicit, prefer_tab=prefer_tab)
@@ -150,17 +159,18 @@ def _read_text(
     )
 
 
-def _choose_encoding(path: Path, head: bytes, override: str | None) -> str:
+def _choose_encoding(path: Path, head: bytes, override: str | None) -> tuple[str, int | None]:
+    """The codec, and the number of the first line longer than ``MAX_LINE_CHARS`` (or None)."""
     if override is not None:
         try:
             codec = codecs.lookup(override).name
         except LookupError:
             raise ConfigError(f"--encoding: unknown encoding {override!r}.") from None
-        if not _decodes(path, codec):
+        if (scanned := _decode(path, codec)) is None:
             raise InputFileError(
                 f"The text is not readable as {override}; check --encoding.", code="input.encoding"
             )
-        return codec
+        return codec, scanned.too_long
     if head.startswith(codecs.BOM_UTF8):
         codec = "utf-8-sig"
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -169,29 +179,65 @@ def _choose_encoding(path: Path, head: bytes, override: str | None) -> str:
         # Japanese Excel saves "CSV" as CP932. Not shift_jis: that codec rejects ① and the
         # other NEC/IBM extensions CP932 has and Windows users type every day.
         for codec in ("utf-8", "cp932"):
-            if _decodes(path, codec):
-                return codec
+            if (scanned := _decode(path, codec)) is not None:
+                return codec, scanned.too_long
         raise InputFileError(
             "The text is neither UTF-8 nor CP932 (Shift-JIS); "
             "save it as CSV UTF-8 or pass --encoding.",
             code="input.encoding",
         )
-    if not _decodes(path, codec):
+    if (scanned := _decode(path, codec)) is None:
         raise InputFileError(f"The text is not valid {codec}.", code="input.encoding")
-    return codec
+    return codec, scanned.too_long
 
 
-def _decodes(path: Path, codec: str) -> bool:
-    """Decode the whole file in chunks, keeping nothing, so the choice never fails half-way."""
+def _decode(path: Path, codec: str) -> _Lines | None:
+    """Decode the whole file in chunks, keeping nothing, so the choice never fails half-way;
+    ``None`` when it is not ``codec``. On the way, the lines are measured."""
     decoder = codecs.getincrementaldecoder(codec)(errors="strict")
+    lines = _Lines()
     try:
         with path.open("rb") as f:
-            while chunk := f.read(_SCAN_CHUNK):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
+            while chunk := f.read(_DECODE_CHUNK):
+                lines.add(decoder.decode(chunk))
+            lines.add(decoder.decode(b"", final=True))
     except UnicodeError:
-        return False
-    return True
+        return None
+    return lines
+
+
+class _Lines:
+    """Line lengths, measured chunk by chunk as ``newline=""`` splits lines (at ``\\r``,
+    ``\\n`` and ``\\r\\n``), with a few calls per chunk: a line inside one chunk is shorter
+    than the chunk, so only the line running across chunk edges needs adding up."""
+
+    __slots__ = ("_after_cr", "_number", "_run", "too_long")
+
+    def __init__(self) -> None:
+        self.too_long: int | None = None
+        """The number of the first line longer than ``MAX_LINE_CHARS``."""
+        self._number = 1  # of the line the next text continues
+        self._run = 0  # characters of that line so far
+        self._after_cr = False
+
+    def add(self, text: str) -> None:
+        if self.too_long is not None or not text:
+            return
+        first = min((i for i in (text.find("\n"), text.find("\r")) if i >= 0), default=-1)
+        if first < 0:
+            self._run += len(text)
+            if self._run > MAX_LINE_CHARS:
+                self.too_long = self._number
+            return
+        if self._run + first > MAX_LINE_CHARS:
+            self.too_long = self._number
+            return
+        breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+        if self._after_cr and text.startswith("\n"):
+            breaks -= 1  # the "\r\n" was cut between two chunks
+        self._number += breaks
+        self._run = len(text) - max(text.rfind("\n"), text.rfind("\r")) - 1
+        self._after_cr = text.endswith("\r")
 
 
 def _open_text(path: Path, codec: str) -> io.TextIOWrapper:
@@ -199,28 +245,12 @@ def _open_text(path: Path, codec: str) -> io.TextIOWrapper:
     return path.open("r", encoding=codec, newline="")
 
 
-def _lines(f: io.TextIOWrapper) -> Iterator[str]:
-    """The lines of ``f``, each read with a bound: iterating the file itself would read a
-    line without a line break whole, however long."""
-    readline = f.readline
-    number = 0
-    while line := readline(MAX_LINE_CHARS):
-        number += 1
-        if len(line) == MAX_LINE_CHARS and line[-1] not in "\r\n":
-            raise InputFileError(
-                f"Line {number:,} is longer than {MAX_LINE_CHARS:,} characters; a refund file "
-                "has short lines. Check that this is the right file and that it is text.",
-                code="input.line_too_long",
-            )
-        yield line
-
-
 def _sample(f: io.TextIOWrapper) -> list[str]:
     """The first lines, for finding the delimiter and the header: at most ``_SNIFF_LINES``
     of them and, past the first, ``MAX_SNIFF_CHARS`` characters in all."""
     sample: list[str] = []
     size = 0
-    for line in itertools.islice(_lines(f), _SNIFF_LINES):
+    for line in itertools.islice(f, _SNIFF_LINES):
         if sample and size + len(line) > MAX_SNIFF_CHARS:
             break
         sample.append(line)
@@ -272,7 +302,7 @@ def _text_rows(
     path: Path, codec: str, delimiter: str, header_index: int
 ) -> Iterator[tuple[int, Row]]:
     with _open_text(path, codec) as f:
-        reader = csv.reader(_lines(f), delimiter=delimiter)
+        reader = csv.reader(f, delimiter=delimiter)
         try:
             for _ in itertools.islice(reader, header_index + 1):
                 pass  # the title block and the header itself

@@ -189,9 +189,10 @@ def _scan(
                     and currency.strip() in FAST_CURRENCIES
                     and len(description) <= MAX_TEXT_LENGTH
                     and len(reference) <= MAX_TEXT_LENGTH
-                    # A description already in the cache was found clean when it went in.
-                    and (description in texts or is_clean(description))
-                    and is_clean(reference)
+                    # A description already in the cache was found clean when it went in;
+                    # isprintable() is the quick yes, is_clean the exact answer.
+                    and (description in texts or description.isprintable() or is_clean(description))
+                    and (reference.isprintable() or is_clean(reference))
                     and (not ignored_at or _fit(cells, ignored_at))
                 ):
                     metadata: tuple[tuple[str, str], ...] | None = ()

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
+import tracemalloc
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from batch_refunds.errors import InputFileError
 from batch_refunds.intake import load_requests, read
@@ -26,31 +30,59 @@ def test_a_field_past_the_csv_limit_is_refused_with_its_line(write_file: WriteFi
 
 
 def test_a_line_without_a_break_is_refused_without_reading_it_whole(
-    write_file: WriteFile, monkeypatch: pytest.MonkeyPatch
+    write_file: WriteFile,
 ) -> None:
-    """A 5 Mi-character line is refused by number (input.line_too_long), and no read asked
-    for more than MAX_LINE_CHARS characters at once."""
-    path = write_file("l.csv", "order_id,amount\norder_test_A1,100\n" + "a," * (5 << 19))
-    asked: list[int] = []
-    real_lines = read._lines
-
-    def spying(f):  # type: ignore[no-untyped-def]
-        real = f.readline
-
-        class Spy:
-            def readline(self, size: int = -1) -> str:
-                asked.append(size)
-                return real(size)
-
-        return real_lines(Spy())  # type: ignore[arg-type]
-
-    monkeypatch.setattr(read, "_lines", spying)
-    with pytest.raises(InputFileError) as caught:
-        load_requests(path)
+    """A 20 Mi-character line is refused by number (input.line_too_long) while the memory
+    used stays far below what reading that line whole would take."""
+    path = write_file("l.csv", "order_id,amount\norder_test_A1,100\n" + "a," * (10 << 20))
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputFileError) as caught:
+            load_requests(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     assert caught.value.code == "input.line_too_long"
     assert caught.value.message.startswith("Line 3 is longer than")
-    assert asked
-    assert all(0 < size <= MAX_LINE_CHARS for size in asked)
+    assert peak < 8 << 20
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(["\n", "\r", "\r\n", "a", "bb", "x" * 700]), max_size=60),
+    sizes=st.lists(st.integers(min_value=1, max_value=999), min_size=1, max_size=8),
+)
+def test_line_lengths_are_measured_across_chunk_edges(pieces: list[str], sizes: list[int]) -> None:
+    """However the text is cut into chunks shorter than the bound (as the decoder's are), the
+    first line over it is found with its number, as newline="" splits lines (the bound is
+    lowered to 1,000 here)."""
+    text = "".join(pieces)
+    lines = io.StringIO(text, newline="").readlines()
+    expected = next((n for n, line in enumerate(lines, 1) if len(line.rstrip("\r\n")) > 1000), None)
+    measured = read._Lines()
+    at = 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(read, "MAX_LINE_CHARS", 1000)
+        while at < len(text):
+            size = sizes[at % len(sizes)]
+            measured.add(text[at : at + size])
+            at += size
+    assert measured.too_long == expected
+
+
+def test_a_line_begun_late_in_one_chunk_is_counted_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line that starts after a break in one chunk and ends in the next is measured from
+    its start: 600 + 600 characters are over a bound of 1,000."""
+    monkeypatch.setattr(read, "MAX_LINE_CHARS", 1000)
+    measured = read._Lines()
+    measured.add("ab\n" + "x" * 600)
+    measured.add("x" * 600 + "\nshort\n")
+    assert measured.too_long == 2
+
+
+def test_the_decoder_reads_chunks_shorter_than_a_line_may_be() -> None:
+    """_Lines needs chunks of fewer characters than MAX_LINE_CHARS."""
+    assert read._DECODE_CHUNK < MAX_LINE_CHARS
 
 
 def test_a_long_line_in_the_title_block_is_refused_too(write_file: WriteFile) -> None:
