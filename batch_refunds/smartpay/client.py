@@ -182,7 +182,7 @@ class SmartpayClient:
         whatever else went wrong (retried first like any GET).
         """
         path = "/orders"
-        data = await self._request("GET", path, params={"maxResults": "1", "expand": "no"})
+        data = (await self._answer("GET", path, params={"maxResults": "1", "expand": "no"})).data
         self._parse(wire.parse_collection, data, "GET", path)
 
     async def get_order(self, order_id: str, *, expand: bool = True) -> Order:
@@ -194,7 +194,7 @@ class SmartpayClient:
         to refuse. A currency other than JPY is kept as given too.
         """
         path = f"/orders/{_segment('order_id', order_id)}"
-        data = await self._request("GET", path, params={"expand": _expand(expand)})
+        data = (await self._answer("GET", path, params={"expand": _expand(expand)})).data
         order = self._parse(wire.parse_order, data, "GET", path)
         self._verify(verify.check_order, order, "GET", path, asked_id=order_id)
         return order
@@ -203,7 +203,7 @@ class SmartpayClient:
         """``GET /payments/{id}``: that payment, whose refund objects are its own and add up
         to no more than it (``AnswerMismatch``, ``ImplausibleAnswer``)."""
         path = f"/payments/{_segment('payment_id', payment_id)}"
-        data = await self._request("GET", path, params={"expand": _expand(expand)})
+        data = (await self._answer("GET", path, params={"expand": _expand(expand)})).data
         payment = self._parse(wire.parse_payment, data, "GET", path)
         self._verify(verify.check_payment, payment, "GET", path, asked_id=payment_id)
         return payment
@@ -211,7 +211,7 @@ class SmartpayClient:
     async def get_refund(self, refund_id: str) -> Refund:
         """``GET /refunds/{id}``: that refund (``AnswerMismatch`` if another)."""
         path = f"/refunds/{_segment('refund_id', refund_id)}"
-        data = await self._request("GET", path)
+        data = (await self._answer("GET", path)).data
         refund = self._parse(wire.parse_refund, data, "GET", path)
         self._verify(verify.check_refund, refund, "GET", path, asked_id=refund_id)
         return refund
@@ -255,7 +255,7 @@ class SmartpayClient:
             params = {"maxResults": str(page_size)}
             if token is not None:
                 params["pageToken"] = token
-            data = await self._request("GET", path, params=params)
+            data = (await self._answer("GET", path, params=params)).data
             pages += 1
             refunds, token = self._parse(wire.parse_refund_page, data, "GET", path)
             for refund in refunds:
@@ -282,20 +282,6 @@ class SmartpayClient:
             seen.add(token)
 
     # --- one request, with retries --------------------------------------------------------
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Mapping[str, Any] | None = None,
-        idempotency_key: str | None = None,
-    ) -> Any:
-        answer = await self._answer(
-            method, path, params=params, body=body, idempotency_key=idempotency_key
-        )
-        return answer.data
 
     async def _answer(
         self,

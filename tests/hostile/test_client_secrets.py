@@ -63,7 +63,7 @@ async def test_a_key_in_an_html_500_page_and_its_reason_phrase_is_masked(
     events: list[ClientEvent] = []
     async with client_for(hostile, max_attempts=1, hook=events.append) as client:
         with pytest.raises(errors.ServerError) as caught:
-            await client._request("POST", "/refunds", body={}, idempotency_key="k")
+            await client._answer("POST", "/refunds", body={}, idempotency_key="k")
     assert _leaks(caught.value, events) == []
     assert caught.value.message == f"Upstream refused {MASKED}"
 

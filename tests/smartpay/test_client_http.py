@@ -409,7 +409,7 @@ async def test_unkeyed_post_is_not_retried_once_it_may_have_landed(
     mocked.post(REFUNDS, exception=aiohttp.ServerDisconnectedError(), repeat=True)
     async with make_client(fake_time) as client:
         with pytest.raises(errors.ConnectionFailed):
-            await client._request("POST", "/refunds", body={"payment": "p"})
+            await client._answer("POST", "/refunds", body={"payment": "p"})
     assert len(calls(mocked, "POST", REFUNDS)) == 1
 
 
@@ -420,7 +420,7 @@ async def test_unkeyed_post_is_retried_when_it_never_left(
     mocked.post(REFUNDS, exception=aiohttp.ConnectionTimeoutError())
     mocked.post(REFUNDS, payload=refund_json())
     async with make_client(fake_time) as client:
-        data = await client._request("POST", "/refunds", body={"payment": "p"})
+        data = (await client._answer("POST", "/refunds", body={"payment": "p"})).data
     assert data["id"] == "refund_test_r1"
     assert len(calls(mocked, "POST", REFUNDS)) == 2
 
