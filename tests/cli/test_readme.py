@@ -42,3 +42,18 @@ def test_every_run_option_is_documented(command: str) -> None:
     flags = [s for a in parser._actions for s in a.option_strings if s.startswith("--")]
     missing = [flag for flag in flags if flag != "--help" and flag not in README]
     assert missing == []
+
+
+def test_every_test_the_readme_names_exists() -> None:
+    """The README's table of promises names tests; each file and test function is there."""
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    test_file = r"(?:run|hostile|cli|intake|core|report|smartpay)/[\w/]+\.py"
+    named = re.findall(rf"`({test_file})(?:::(\w+))?`", readme)
+    assert len(named) >= 20
+    missing = []
+    for path, name in named:
+        source = root / "tests" / path
+        if not source.exists() or (name and f"def {name}(" not in source.read_text("utf-8")):
+            missing.append(f"{path}::{name}" if name else path)
+    assert missing == []
