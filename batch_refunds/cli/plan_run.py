@@ -162,7 +162,7 @@ async def run_in_terminal(
             printer.note("stopping: no new rows will start; finishing the ones in flight…")
         stop.set()
 
-    async with SmartpayClient(config, hook=progress.on_event) as client:
+    async with SmartpayClient(config, hook=progress.on_event, should_stop=stop.is_set) as client:
         hooks = RunHooks(
             confirm=confirm if ask else None,
             on_phase=on_phase,

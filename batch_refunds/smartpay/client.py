@@ -118,8 +118,13 @@ class SmartpayClient:
         sleep: Sleep = asyncio.sleep,
         random: Callable[[], float] = _random.random,
         wall_clock: Clock = time.time,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self._config = ClientConfig.from_env() if config is None else config
+        # When the run is stopping, a failed try is not retried: its outcome stays unknown
+        # (a refund's intent stays pending and is looked up next run), and the run can end
+        # within one request's timeout instead of a whole retry budget.
+        self._should_stop = should_stop
         self._session = session
         self._owns_session = session is None
         self._hook = hook
@@ -324,12 +329,16 @@ class SmartpayClient:
             retryable = retry.is_retryable(
                 error, replay_safe=replay_safe, request_sent=outcome.request_sent
             )
-            if not retryable or not retry.within_budget(
-                attempt=attempt,
-                max_attempts=config.max_attempts,
-                elapsed_s=spent_s,
-                delay_s=delay_s,
-                max_retry_time_s=config.max_retry_time_s,
+            if (
+                not retryable
+                or self._should_stop()
+                or not retry.within_budget(
+                    attempt=attempt,
+                    max_attempts=config.max_attempts,
+                    elapsed_s=spent_s,
+                    delay_s=delay_s,
+                    max_retry_time_s=config.max_retry_time_s,
+                )
             ):
                 raise error from outcome.cause
             self._emit(RequestRetried(method, path, attempt, self._clock(), delay_s, error.code))

@@ -676,3 +676,18 @@ async def test_error_without_a_body_message_uses_the_reason_phrase(
         with pytest.raises(errors.ServerError) as caught:
             await client.get_refund("refund_test_r1")
     assert str(caught.value) == "503 Service Unavailable (GET /refunds/refund_test_r1)"
+
+
+async def test_a_stopping_run_does_not_retry(mocked: aioresponses, fake_time: FakeTime) -> None:
+    """Once the run is stopping, a failed try is not retried (no backoff sleep): the call
+    fails at once with that try's error, so the run ends within one request's time."""
+    url = f"{REFUNDS}/refund_test_r1"
+    mocked.get(url, exception=aiohttp.ServerDisconnectedError())
+    mocked.get(url, payload=refund_json())
+    config = ClientConfig(SECRET, base_url=BASE, rate_per_second=1000.0)
+    async with SmartpayClient(
+        config, clock=fake_time.clock, sleep=fake_time.sleep, should_stop=lambda: True
+    ) as client:
+        with pytest.raises(errors.ConnectionFailed):
+            await client.get_refund("refund_test_r1")
+    assert len(calls(mocked, "GET", url)) == 1
