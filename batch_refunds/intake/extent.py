@@ -8,13 +8,15 @@ their ``r`` attribute, or by counting ``<c>`` and ``<row>`` elements that have n
 that cannot be trusted: the sheet's XML itself is read here first.
 
 Most sheets are written the same way by every program (Excel, LibreOffice, openpyxl,
-xlsxwriter): each ``<c>`` and ``<row>`` has ``r`` as its first attribute. One regular
-expression per element checks that form and that every reference stays inside a grid of at
-most ``MAX_SHEET_CELLS`` (about 0.2 s for 200,000 rows). Anything else, from a namespace
-prefix to a cell without ``r``, sends the sheet through an exact re-enactment of how the
-reader places cells, slower but equally sure. The compressed bytes are inflated here, not
-through ``zipfile``, which would stop at the size the archive declares, where the reader
-goes on to the end of the data.
+xlsxwriter): each ``<c>`` has ``r`` as its first attribute, so no cell is placed by
+counting. Three regular expressions check that form, that every ``r`` however spelled stays
+inside a grid of at most ``MAX_SHEET_CELLS``, and that no cell is written with another
+namespace prefix: about 0.35 s for the 76 MB of a 200,000-row sheet of inline text, the
+next chunk inflated in a thread meanwhile. Anything else, from a cell without ``r`` to a
+far one, sends the sheet through an exact re-enactment of how the reader places cells,
+slower (several seconds for such a sheet) but equally sure. The compressed bytes are
+inflated here, not through ``zipfile``, which would stop at the size the archive declares,
+where the reader goes on to the end of the data.
 """
 
 from __future__ import annotations
