@@ -24,7 +24,7 @@ from xml.etree import ElementTree
 
 from batch_refunds.errors import InputFileError
 from batch_refunds.intake.cells import UnreadCell
-from batch_refunds.intake.extent import sheet_part
+from batch_refunds.intake.parts import sheet_part
 
 _CHUNK = 1 << 22
 _TAG_END = frozenset(b" />\t\r\n")

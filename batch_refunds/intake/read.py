@@ -43,7 +43,9 @@ _ZIP_MAGIC = b"PK\x03\x04"  # xlsx, xlsm, ods
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # xls
 _SCAN_CHUNK = 1 << 20
 # Bytes decoded at a time: fewer characters than MAX_LINE_CHARS, which _Lines relies on.
-_DECODE_CHUNK = MAX_LINE_CHARS // 2
+# (At 512 KiB the peak memory of a million-row file grew by 10 MB: the allocator then
+# keeps such buffers on its heap.)
+_DECODE_CHUNK = 1 << 18
 _SNIFF_LINES = HEADER_SEARCH_ROWS + 5
 
 
@@ -203,41 +205,57 @@ def _decode(path: Path, codec: str) -> _Lines | None:
             lines.add(decoder.decode(b"", final=True))
     except UnicodeError:
         return None
+    if lines.too_long_at is not None:
+        lines.too_long = _line_number(path, codec, lines.too_long_at)
     return lines
 
 
 class _Lines:
     """Line lengths, measured chunk by chunk as ``newline=""`` splits lines (at ``\\r``,
-    ``\\n`` and ``\\r\\n``), with a few calls per chunk: a line inside one chunk is shorter
+    ``\\n`` and ``\\r\\n``) with two searches per chunk: a line inside one chunk is shorter
     than the chunk, so only the line running across chunk edges needs adding up."""
 
-    __slots__ = ("_after_cr", "_number", "_run", "too_long")
+    __slots__ = ("_offset", "_run", "too_long", "too_long_at")
 
     def __init__(self) -> None:
+        self.too_long_at: int | None = None
+        """Where (in characters) the first line longer than ``MAX_LINE_CHARS`` starts."""
         self.too_long: int | None = None
-        """The number of the first line longer than ``MAX_LINE_CHARS``."""
-        self._number = 1  # of the line the next text continues
-        self._run = 0  # characters of that line so far
-        self._after_cr = False
+        """That line's number, worked out by ``_decode`` when there is one."""
+        self._offset = 0  # characters before the text added next
+        self._run = 0  # characters of the line that text continues
 
     def add(self, text: str) -> None:
-        if self.too_long is not None or not text:
+        if self.too_long_at is not None or not text:
             return
         first = min((i for i in (text.find("\n"), text.find("\r")) if i >= 0), default=-1)
         if first < 0:
             self._run += len(text)
-            if self._run > MAX_LINE_CHARS:
-                self.too_long = self._number
-            return
-        if self._run + first > MAX_LINE_CHARS:
-            self.too_long = self._number
-            return
-        breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
-        if self._after_cr and text.startswith("\n"):
-            breaks -= 1  # the "\r\n" was cut between two chunks
-        self._number += breaks
-        self._run = len(text) - max(text.rfind("\n"), text.rfind("\r")) - 1
-        self._after_cr = text.endswith("\r")
+        elif self._run + first <= MAX_LINE_CHARS:
+            self._run = len(text) - max(text.rfind("\n"), text.rfind("\r")) - 1
+        else:
+            self._run += first
+        if self._run > MAX_LINE_CHARS:
+            self.too_long_at = self._offset + (first if first >= 0 else len(text)) - self._run
+        self._offset += len(text)
+
+
+def _line_number(path: Path, codec: str, offset: int) -> int:
+    """The number of the line starting ``offset`` characters into the file (a second pass,
+    only when a line is too long)."""
+    decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+    breaks = 0
+    left = offset
+    cr_before = False
+    with path.open("rb") as f:
+        while left > 0 and (chunk := f.read(_DECODE_CHUNK)):
+            text = decoder.decode(chunk)[:left]
+            left -= len(text)
+            breaks += text.count("\n") + text.count("\r") - text.count("\r\n")
+            if cr_before and text.startswith("\n"):
+                breaks -= 1  # a "\r\n" cut between two chunks
+            cr_before = text.endswith("\r")
+    return breaks + 1
 
 
 def _open_text(path: Path, codec: str) -> io.TextIOWrapper:

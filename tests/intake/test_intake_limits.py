@@ -139,3 +139,19 @@ def test_every_limit_is_named_with_its_unit() -> None:
     units = ("_COLUMNS", "_CHARS", "_ROWS", "_CELLS", "_BYTES")
     assert names
     assert all(name.endswith(units) for name in names), names
+
+
+def test_a_workbook_header_past_max_columns_is_refused(write_file: WriteFile) -> None:
+    """A sheet's header of 2,000 cells is refused as a text file's is (input.too_wide)."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Refunds")
+    sheet.append(_header(2_000))
+    sheet.append(["order_test_A1", 100])
+    path = write_file("wide.xlsx", b"")
+    book.save(path)
+    with pytest.raises(InputFileError) as caught:
+        load_requests(path)
+    assert caught.value.code == "input.too_wide"
+    assert "2,000 columns" in caught.value.message

@@ -47,18 +47,23 @@ def test_a_line_without_a_break_is_refused_without_reading_it_whole(
     assert peak < 8 << 20
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     pieces=st.lists(st.sampled_from(["\n", "\r", "\r\n", "a", "bb", "x" * 700]), max_size=60),
     sizes=st.lists(st.integers(min_value=1, max_value=999), min_size=1, max_size=8),
 )
 def test_line_lengths_are_measured_across_chunk_edges(pieces: list[str], sizes: list[int]) -> None:
     """However the text is cut into chunks shorter than the bound (as the decoder's are), the
-    first line over it is found with its number, as newline="" splits lines (the bound is
+    first line over it is found where it starts, as newline="" splits lines (the bound is
     lowered to 1,000 here)."""
     text = "".join(pieces)
-    lines = io.StringIO(text, newline="").readlines()
-    expected = next((n for n, line in enumerate(lines, 1) if len(line.rstrip("\r\n")) > 1000), None)
+    expected = None
+    offset = 0
+    for line in io.StringIO(text, newline="").readlines():
+        if len(line.rstrip("\r\n")) > 1000:
+            expected = offset
+            break
+        offset += len(line)
     measured = read._Lines()
     at = 0
     with pytest.MonkeyPatch.context() as patch:
@@ -67,7 +72,7 @@ def test_line_lengths_are_measured_across_chunk_edges(pieces: list[str], sizes: 
             size = sizes[at % len(sizes)]
             measured.add(text[at : at + size])
             at += size
-    assert measured.too_long == expected
+    assert measured.too_long_at == expected
 
 
 def test_a_line_begun_late_in_one_chunk_is_counted_whole(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,7 +82,24 @@ def test_a_line_begun_late_in_one_chunk_is_counted_whole(monkeypatch: pytest.Mon
     measured = read._Lines()
     measured.add("ab\n" + "x" * 600)
     measured.add("x" * 600 + "\nshort\n")
-    assert measured.too_long == 2
+    assert measured.too_long_at == 3
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_the_long_line_is_named_by_its_number(tmp_path: Path, ending: str) -> None:
+    """The message counts lines as an editor does, whatever the line endings, also when a
+    \\r\\n falls across the edge of the chunks the file is decoded in."""
+    title = "T" * (read._DECODE_CHUNK - 1) + ending  # its \\r is the first chunk's last byte
+    rows = ("order_test_A1,100" + ending) * 10
+    path = tmp_path / "n.csv"
+    path.write_text(
+        title + "order_id,amount" + ending + rows + "z" * (MAX_LINE_CHARS + 1) + ending,
+        encoding="utf-8",
+        newline="",
+    )
+    with pytest.raises(InputFileError) as caught:
+        load_requests(path)
+    assert caught.value.message.startswith("Line 13 is longer")
 
 
 def test_the_decoder_reads_chunks_shorter_than_a_line_may_be() -> None:
