@@ -16,6 +16,7 @@ from batch_refunds.smartpay.config import (
     ENV_SECRET_KEY,
     ClientConfig,
 )
+from batch_refunds.text import terminal_safe
 
 DEFAULT_JOURNAL = Path("reports/journal.sqlite3")
 
@@ -175,4 +176,5 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
 
 
 def error(message: str, stream: TextIO | None = None) -> None:
-    print(f"batch-refunds: {message}", file=stream or sys.stderr)
+    """Print a refusal; it may quote the file (a header, a cell), so it is made terminal-safe."""
+    print(f"batch-refunds: {terminal_safe(message)}", file=stream or sys.stderr)

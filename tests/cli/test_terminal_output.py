@@ -88,3 +88,17 @@ def test_the_run_summary_escapes_what_came_from_the_file() -> None:
     assert "order \\x1b[2J not found" in text
     assert 'The column "x\\x1b" is not used.' in text
     assert "in\\x1b.csv" in text
+
+
+def test_a_plan_refusal_quoting_the_file_is_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plan and run refusals that quote a header reach stderr escaped, never raw."""
+    monkeypatch.setenv("SMARTPAY_SECRET_KEY", "sk_test_Escape0001")
+    monkeypatch.setenv("SMARTPAY_API_PREFIX", "http://127.0.0.1:9/v1")
+    path = tmp_path / "e.csv"
+    path.write_text("order_id,払戻額\x1b[2J\norder_test_A1,100\n", encoding="utf-8")
+    assert main(["plan", str(path), "--journal", str(tmp_path / "j.sqlite3")]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    assert "\\x1b" in err
