@@ -94,20 +94,6 @@ def marker_of(refund: Refund) -> str | None:
     return dict(refund.metadata).get(MARKER_KEY)
 
 
-def belongs_to_row(refund: Refund, *, identity: str, reference: str) -> bool:
-    """Whether a refund may be the answer to one of this row's own requests.
-
-    A refund carrying our marker belongs to exactly the row whose identity it names, even when
-    other rows share its merchant reference. One without the marker but with the row's
-    reference may be ours too (Smartpay could drop metadata); the payment and amount of the
-    request narrow it down in ``refund_for_intent``.
-    """
-    if not refund.succeeded or refund.reference != reference:
-        return False
-    marker = marker_of(refund)
-    return marker is None or marker == identity
-
-
 def own_refunds(
     payments: Iterable[PaymentView], *, identity: str, reference: str, derived: bool
 ) -> list[Refund]:

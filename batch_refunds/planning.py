@@ -477,22 +477,21 @@ class Planner:
         (reject if isinstance(exc, ApiRefused) else fail)(p, exc.code, exc.message)
 
 
-class Untrusted(Exception):
+class _GroupNotPlanned(Exception):
+    """Why none of a group's rows can be planned: a code and a message for each of them."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Untrusted(_GroupNotPlanned):
     """What Smartpay answered about an order cannot be right; its rows are rejected."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
-
-class _Stopped(Exception):
-    """A stop was requested while an order was being read."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class _Stopped(_GroupNotPlanned):
+    """A stop was requested while an order was being read; its rows are failed."""
 
 
 def _check_order(order: Order) -> None:
