@@ -20,7 +20,9 @@ Grouped by what the caller can do about it::
         │   ├── RequestTimedOut    no complete answer within the timeout
         │   ├── Conflict           409: the first request with this key is still in flight
         │   ├── RateLimited        429; carries ``retry_after_s`` when the server sent one
-        │   └── ServerError        5xx
+        │   ├── ServerError        5xx
+        │   └── AbandonedAtStop    the run was asked to stop and the answer did not come
+        │                          within the grace period: the request was cancelled
         └── UnusableAnswer     an answer came but cannot be believed: the outcome is unknown
             ├── MalformedAnswer    answer.malformed: not JSON, or not the shape Smartpay documents
             ├── AnswerTooLarge     answer.too-large: the body passed ``max_response_bytes``
@@ -172,6 +174,11 @@ class ServerError(ApiUnavailable):
     """5xx: the server failed; the request may or may not have taken effect."""
 
 
+class AbandonedAtStop(ApiUnavailable):
+    """The run was stopping and the answer did not come in time, so the request was
+    cancelled: it may or may not have taken effect (``run.stopped-waiting``)."""
+
+
 class UnusableAnswer(SmartpayError):
     """An answer arrived but cannot be believed; whether a POST took effect is unknown.
 
@@ -239,6 +246,7 @@ class EndlessList(UnusableAnswer):
 _NO_RESPONSE_CODES: Mapping[str, str] = {
     "ConnectionFailed": "network.connection",
     "RequestTimedOut": "network.timeout",
+    "AbandonedAtStop": "run.stopped-waiting",
 }
 
 OBJECT_NOT_FOUND_CODES: frozenset[str] = frozenset(

@@ -36,6 +36,7 @@ from batch_refunds.report import (
     RunReport,
     write_report,
 )
+from batch_refunds.stopping import STOP_GRACE_S, StoppableApi
 
 _DONE = {Status.REFUNDED, Status.ALREADY_REFUNDED, Status.PLANNED}
 
@@ -183,6 +184,7 @@ async def run_batch(
     journal: Journal,
     hooks: RunHooks | None = None,
     stop: asyncio.Event | None = None,
+    stop_grace_s: float = STOP_GRACE_S,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     monotonic: Callable[[], float] = time.monotonic,
 ) -> RunResult:
@@ -212,13 +214,16 @@ async def run_batch(
         started_at=_iso(started),
     )
     journal.record_outcomes(run_id, invalid)
+    stop = stop or asyncio.Event()
     engine = Engine(
-        api=api,
+        # A stop ends the run within seconds: an answer still awaited is given a grace
+        # period, then abandoned as unknown (looked up by the next run, like a lost one).
+        api=StoppableApi(api, stop, grace_s=stop_grace_s),
         journal=journal,
         run_id=run_id,
         concurrency=options.concurrency,
         max_amount=options.max_amount,
-        stop=stop or asyncio.Event(),
+        stop=stop,
         plan_only=options.mode == "plan",
         on_planned=hooks.on_row_planned,
         on_outcome=hooks.on_outcome,

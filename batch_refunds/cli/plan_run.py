@@ -159,7 +159,10 @@ async def run_in_terminal(
     def on_stop_signal() -> None:
         # At the question nothing is in flight: the prompt says what happened instead.
         if not stop.is_set() and not asking:
-            printer.note("stopping: no new rows will start; finishing the ones in flight…")
+            printer.note(
+                "stopping: no new rows will start; answers in flight get 5 s, then are "
+                "looked up next run…"
+            )
         stop.set()
 
     async with SmartpayClient(config, hook=progress.on_event, should_stop=stop.is_set) as client:

@@ -67,6 +67,7 @@ class Harness:
         progress = Progress()
         hooks = options.pop("hooks", None) or RunHooks()
         stop = options.pop("stop", None)
+        grace = {k: options.pop(k) for k in ("stop_grace_s",) if k in options}
         wrap = options.pop("wrap_api", None)
         hooks.request_counts = progress.request_counts
         out_dir = options.pop("out_dir", self.tmp / f"report-{self.runs}")
@@ -77,7 +78,7 @@ class Harness:
             with Journal(self.journal_path) as journal:
                 api = client if wrap is None else wrap(client)
                 return await run_batch(
-                    run_options, api=api, journal=journal, hooks=hooks, stop=stop
+                    run_options, api=api, journal=journal, hooks=hooks, stop=stop, **grace
                 )
 
     def refunds(self, payment_id: str | None = None) -> list[Any]:
