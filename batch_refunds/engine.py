@@ -81,6 +81,7 @@ class Engine:
     max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     plan_only: bool = False
+    new_refunds: bool = False
     on_planned: OutcomeHook | None = None
     on_outcome: OutcomeHook | None = None
     _payment_locks: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
@@ -95,6 +96,7 @@ class Engine:
         self._planner = Planner(
             api=self.api, journal=self.journal, run_id=self.run_id, stopper=self._stopper,
             max_amount=self.max_amount, plan_only=self.plan_only,
+            new_refunds=self.new_refunds,
         )  # fmt: skip
 
     # --- plan -----------------------------------------------------------------------------

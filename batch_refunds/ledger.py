@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from batch_refunds.identity import MARKER_KEY
+from batch_refunds.identity import MARKER_KEY, derived_reference
 from batch_refunds.models import Payment, Refund, Yen
 
 
@@ -188,6 +188,30 @@ def reference_books(
         if unclaimed:
             books[reference] = ReferenceBook(reference, tuple(held), unclaimed, asked[reference])
     return books
+
+
+def strays(payments: Iterable[PaymentView], *, file_identities: Collection[str]) -> list[Refund]:
+    """Succeeded refunds this tool made for a row that had no reference of its own and is not
+    in the file: its marker names no row of the file, and its reference is the one derived
+    from that marker (``br-…``).
+
+    Such a row may be a row of this file as it was before a person changed it — a reference
+    added, an amount corrected, a column this version newly reads — and then its identity
+    changed with it, so nothing else ties the two. A row with a merchant reference has the
+    reference rule instead: a refund under its reference is counted, whoever made it.
+    """
+    found = []
+    for view in payments:
+        for refund in view.known_refunds().values():
+            marker = marker_of(refund)
+            if (
+                refund.succeeded
+                and marker is not None
+                and marker not in file_identities
+                and refund.reference == derived_reference(marker)
+            ):
+                found.append(refund)
+    return sorted(found, key=lambda r: (r.created_at, r.id))
 
 
 def refund_for_intent(

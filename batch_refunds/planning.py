@@ -37,6 +37,7 @@ from batch_refunds.ledger import (
     pending_message,
     reference_books,
     refund_for_intent,
+    strays,
     view_payment,
 )
 from batch_refunds.lookup import RefundScanner
@@ -156,6 +157,9 @@ class Planner:
     max_amount: Yen | None = None
     plan_only: bool = False
     """``plan``: record no completion (it sends nothing, so it settles nothing)."""
+    new_refunds: bool = False
+    """Rows on a payment that this tool refunded for a row without a reference, no longer in
+    the file, are new refunds: the person said so (``--new-refunds``). Otherwise they are held."""
 
     def __post_init__(self) -> None:
         self._scanner = RefundScanner(self.api)
@@ -322,6 +326,11 @@ class Planner:
             p.already_ids += covered[1]
 
         wanted = None if request.amount is None else request.amount - p.already_amount
+        if wanted is not None and wanted > 0 and not self.new_refunds:
+            earlier = strays(candidates, file_identities=self._identities)
+            if earlier:
+                _hold_for_strays(p, earlier, wanted)
+                return
         if wanted is not None and wanted <= 0:
             if covered[0] and book is not None:
                 self._complete(p, _covered_message(book, *covered))
@@ -555,6 +564,22 @@ def _hold_exceeding(p: RowPlan, book: ReferenceBook) -> None:
         f"it. Refunds are final, so nothing was sent. If {format_yen(book.held_total)} is "
         "right, correct the file to match; if another refund is meant, give it a reference "
         "of its own.",
+    )
+
+
+def _hold_for_strays(p: RowPlan, earlier: list[Refund], wanted: Yen) -> None:
+    total = sum(r.amount for r in earlier)
+    listed = ", ".join(f"{r.id} {format_yen(r.amount)}" for r in earlier[:3])
+    more = f" and {len(earlier) - 3} more" if len(earlier) > 3 else ""
+    hold(
+        p,
+        "hold.earlier-row-missing",
+        f"{format_yen(total)} was already refunded here by an earlier run for a row without a "
+        f"reference that is not in this file ({listed}{more}). If this row is that row "
+        "changed (a reference added, the amount corrected, a column newly read), sending "
+        f"{format_yen(wanted)} would refund it twice: put the row back as it "
+        "was and add a row for any difference. If it is a new refund, re-run with "
+        "--new-refunds",
     )
 
 

@@ -55,6 +55,9 @@ class RunOptions:
     """Canonical column → the header that holds it (``--column``), instead of a guess."""
     full_refunds: bool = False
     """The file has no amount column on purpose: every row refunds what remains."""
+    new_refunds: bool = False
+    """Rows held as possibly changed versions of rows refunded earlier (``hold.earlier-row-
+    missing``) are new refunds: send them."""
     strict: bool = False
     max_amount: Yen | None = None
     max_total: Yen | None = None
@@ -225,6 +228,7 @@ async def run_batch(
         max_amount=options.max_amount,
         stop=stop,
         plan_only=options.mode == "plan",
+        new_refunds=options.new_refunds,
         on_planned=hooks.on_row_planned,
         on_outcome=hooks.on_outcome,
     )

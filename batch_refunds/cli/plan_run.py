@@ -68,6 +68,13 @@ def _add_options(parser: argparse.ArgumentParser, *, run: bool) -> None:
         metavar="YEN",
         help="reject any row that would refund more than this",
     )
+    parser.add_argument(
+        "--new-refunds",
+        action="store_true",
+        help="rows held because an earlier run refunded the same payment for a row without a "
+        "reference that is no longer in the file (hold.earlier-row-missing) are new refunds: "
+        "send them",
+    )
     if not run:
         return
     parser.add_argument("--strict", action="store_true", help="send nothing if any row is invalid")
@@ -107,6 +114,7 @@ def _main(args: argparse.Namespace, *, mode: str) -> int:
         **load,
         strict=getattr(args, "strict", False),
         max_amount=args.max_amount,
+        new_refunds=args.new_refunds,
         max_total=getattr(args, "max_total", None),
         concurrency=args.concurrency,
     )

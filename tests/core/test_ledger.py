@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from batch_refunds.identity import MARKER_KEY
+from batch_refunds.identity import MARKER_KEY, derived_reference
 from batch_refunds.ledger import (
     own_refunds,
     reference_books,
     refund_for_intent,
+    strays,
     view_payment,
 )
 from batch_refunds.models import Payment, Refund
+
+GONE = "a" * 32  # the identity of a row no longer in the file
 
 
 def payment(refunds, status: str = "processed", amount: int = 1000) -> Payment:
@@ -140,3 +143,24 @@ def test_a_derived_reference_needs_no_book() -> None:
     assert [r.id for r in own_refunds([view], identity="x", reference="br-abc", derived=True)] == [
         "r1"
     ]
+
+
+def test_a_refund_for_a_row_without_reference_that_left_the_file_is_a_stray() -> None:
+    """Marker of a row not in the file, and the reference derived from that marker: a stray.
+    Failed ones, dashboard ones (no marker), the file's own rows' and those under a merchant
+    reference are not."""
+    mine = "b" * 32
+    failed = Refund("r5", "payment_test_1", 50, "JPY", "failed", 0,
+                    reference=derived_reference(GONE), metadata=((MARKER_KEY, GONE),))  # fmt: skip
+    view = view_payment(
+        payment((
+            refund("r1", 100, derived_reference(GONE), GONE),
+            refund("r2", 200, "RMA-1", GONE),
+            refund("r3", 300, derived_reference(mine), mine),
+            refund("r4", 400, derived_reference(GONE)),
+            failed,
+        )),
+        fetched={}, journal_refunds={},
+    )  # fmt: skip
+    assert [r.id for r in strays([view], file_identities={mine})] == ["r1"]
+    assert strays([view], file_identities={mine, GONE}) == []
