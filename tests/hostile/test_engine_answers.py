@@ -1,0 +1,135 @@
+"""Whole runs against the hostile server: orders and refunds that cannot be right.
+
+Each test scripts the wire answers of one misbehaviour from issue 8's table and drives a real
+run (the harness of ``tests/run``, its API prefix pointed at the hostile server), so the
+client's parsing and checks and the planner's refusals are proven together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batch_refunds.models import Status
+from tests.conftest import MakeSandbox
+from tests.run.conftest import Harness, statuses
+
+from .server import HostileServer, Received
+from .shapes import ORDER_ID, PAYMENT_ID, order_json, page_json, payment_json, refund_json
+
+
+@pytest.fixture
+async def harness(make_sandbox: MakeSandbox, tmp_path: Path) -> Harness:
+    server = await make_sandbox()
+    return Harness(server=server, tmp=tmp_path, journal_path=tmp_path / "journal.sqlite3")
+
+
+def created(status: str = "succeeded") -> Callable[[Received], dict[str, Any]]:
+    """A POST /refunds answer that is exactly the refund asked for, with ``status``."""
+
+    def answer(got: Received) -> dict[str, Any]:
+        body = got.body
+        return refund_json(
+            id=f"refund_test_made{got.number}", payment=body["payment"], amount=body["amount"],
+            currency=body["currency"], reference=body.get("reference"),
+            metadata=body.get("metadata", {}), status=status,
+        )  # fmt: skip
+
+    return answer
+
+
+def script_world(hostile: HostileServer, order: Any) -> None:
+    """The access check's list, ``order`` for GET /orders/{id}, an exact refund for every
+    POST (so a row that should send nothing shows up as a POST, not as a 418)."""
+    hostile.answer("GET /orders", page_json([]))
+    hostile.answer("GET /orders/{id}", order)
+    hostile.answer("POST /refunds", created())
+
+
+TEN_THOUSAND = payment_json(amount=10_000)
+
+
+@pytest.mark.parametrize(
+    ("order", "payment", "code"),
+    [
+        (order_json(currency="USD", amount=10_000, payments=[TEN_THOUSAND]), None,
+         "order.currency"),
+        (order_json(amount=10_000, payments=[TEN_THOUSAND, TEN_THOUSAND]), None,
+         "order.duplicate-payments"),
+        (order_json(amount=10_000, payments=[PAYMENT_ID, PAYMENT_ID]), TEN_THOUSAND,
+         "order.duplicate-payments"),
+        (order_json(amount=10_000, payments=[PAYMENT_ID]), payment_json(amount=10_000,
+         currency="USD"), "payment.currency"),
+        (order_json(amount=10_000, payments=[PAYMENT_ID]), payment_json(amount=10_000,
+         order="order_test_else"), "answer.mismatch"),
+    ],
+    ids=["usd", "payment-twice-objects", "payment-twice-ids", "payment-usd", "other-order"],
+)  # fmt: skip
+async def test_an_order_that_cannot_be_right_is_rejected_before_any_arithmetic(
+    harness: Harness, hostile: HostileServer, order: Any, payment: Any, code: str
+) -> None:
+    """An order in USD, listing a payment twice (objects or ids), or with a payment in USD
+    or of another order: the row is rejected with a code and no refund is sent."""
+    script_world(hostile, order)
+    if payment is not None:
+        hostile.answer("GET /payments/{id}", payment)
+    result = await harness.run(harness.write([(ORDER_ID, None, None, "X")]),
+                               base_url=hostile.base_url)  # fmt: skip
+    assert [(o.status, o.error_code) for o in result.outcomes] == [(Status.REJECTED, code)]
+    assert hostile.requests_to("POST /refunds") == []
+
+
+async def test_an_order_answered_under_another_id_sends_nothing(
+    harness: Harness, hostile: HostileServer
+) -> None:
+    """GET /orders/A answered with order B (and B's payment): the row fails with
+    answer.mismatch and B's payment is never refunded."""
+    other = payment_json(id="payment_test_other", order="order_test_other")
+    script_world(hostile, order_json(id="order_test_other", payments=[other]))
+    result = await harness.run(harness.write([(ORDER_ID, None, 1000, "X")]),
+                               base_url=hostile.base_url)  # fmt: skip
+    assert [(o.status, o.error_code) for o in result.outcomes] == [
+        (Status.FAILED, "answer.mismatch")
+    ]
+    assert hostile.requests_to("POST /refunds") == []
+
+
+def _listed(refund: dict[str, Any], listed: str, hostile: HostileServer) -> dict[str, Any]:
+    """The order whose payment shows ``refund`` as an object, as an id (answered by
+    GET /refunds/{id}) or not at all (found by the GET /refunds scan)."""
+    payment = payment_json()
+    if listed == "objects":
+        payment["refunds"] = [refund]
+    elif listed == "ids":
+        payment["refunds"] = [refund["id"]]
+        hostile.answer("GET /refunds/{id}", refund)
+    else:
+        del payment["refunds"]
+        hostile.answer("GET /refunds", page_json([refund]))
+    return order_json(payments=[payment])
+
+
+@pytest.mark.parametrize("listed", ["objects", "ids", "absent"])
+async def test_a_pending_refund_later_listed_succeeded_is_found_not_sent_again(
+    harness: Harness, hostile: HostileServer, listed: str
+) -> None:
+    """A refund answered pending, later listed succeeded with the row's marker: the re-run
+    records it and sends no second refund, however the payment lists its refunds."""
+    script_world(hostile, order_json(payments=[payment_json()]))
+    hostile.answer("GET /refunds", page_json([]))
+    hostile.answer("POST /refunds", created("pending"))
+    path = harness.write([(ORDER_ID, None, 1000, "P-1")])
+    first = await harness.run(path, base_url=hostile.base_url)
+    assert [(o.status, o.error_code) for o in first.outcomes] == [(Status.FAILED, "refund.pending")]
+    assert first.outcomes[0].refunded_amount == 0
+    (post,) = hostile.requests_to("POST /refunds")
+
+    made = created("succeeded")(post)
+    hostile.answer("GET /orders/{id}", _listed(made, listed, hostile))
+    again = await harness.run(path, base_url=hostile.base_url)
+    assert statuses(again) == [Status.ALREADY_REFUNDED]
+    assert again.outcomes[0].refund_ids == (made["id"],)
+    assert len(hostile.requests_to("POST /refunds")) == 1
