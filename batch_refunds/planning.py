@@ -23,6 +23,7 @@ from batch_refunds.allocation import Part, Shortfall, allocate
 from batch_refunds.api import SmartpayApi
 from batch_refunds.errors import (
     CONFIGURATION_ERRORS,
+    AnswerMismatch,
     ApiRefused,
     ApiUnavailable,
     NotFound,
@@ -42,6 +43,9 @@ from batch_refunds.ledger import (
 from batch_refunds.lookup import RefundScanner
 from batch_refunds.models import CURRENCY, Order, Payment, Refund, RefundRequest, Yen
 from batch_refunds.money import format_yen
+
+MISMATCH_CODE = AnswerMismatch.answer_code
+"""The note an intent carries when its POST was answered with a refund unlike it."""
 
 
 class Action(Enum):
@@ -287,6 +291,10 @@ class Planner:
         p.already_amount = sum(i.amount for i in succeeded)
         p.already_ids = tuple(i.refund_id for i in succeeded if i.refund_id)
         pending = [i for i in intents if i.state == PENDING]
+        unlike = next((i for i in pending if i.error_code == MISMATCH_CODE), None)
+        if unlike is not None:
+            _hold_unlike_answer(p, unlike)
+            return
         if pending:
             p.action = Action.RESUME
             p.generation = pending[0].generation
@@ -555,6 +563,21 @@ def _hold_exceeding(p: RowPlan, book: ReferenceBook) -> None:
         f"it. Refunds are final, so nothing was sent. If {format_yen(book.held_total)} is "
         "right, correct the file to match; if another refund is meant, give it a reference "
         "of its own.",
+    )
+
+
+def _hold_unlike_answer(p: RowPlan, intent: Intent) -> None:
+    """A POST of this row was answered with a refund unlike the one asked (noted by the run
+    that sent it), and the lookup finds no refund exactly as asked: sending again might make
+    a second refund, and counting the one answered would count money nobody asked for."""
+    hold(
+        p,
+        "hold.answer-mismatch",
+        f"Smartpay answered the refund of {format_yen(intent.amount)} from "
+        f"{intent.payment_id} (key {intent.key}) with another refund ({intent.message}), and "
+        "no refund exactly as asked was found since. Nothing was sent again and nothing is "
+        "counted as refunded: check the payment's refunds in Smartpay's dashboard and settle "
+        "this row by hand.",
     )
 
 

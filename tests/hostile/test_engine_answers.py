@@ -133,3 +133,67 @@ async def test_a_pending_refund_later_listed_succeeded_is_found_not_sent_again(
     assert statuses(again) == [Status.ALREADY_REFUNDED]
     assert again.outcomes[0].refund_ids == (made["id"],)
     assert len(hostile.requests_to("POST /refunds")) == 1
+
+
+def unlike(**changes: Any) -> Callable[[Received], dict[str, Any]]:
+    """A POST /refunds answer carrying the row's marks but ``changes`` to what was asked."""
+
+    def answer(got: Received) -> dict[str, Any]:
+        return {**created()(got), **changes}
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("changes", "shown"),
+    [
+        ({"amount": 1}, "with ¥1, not ¥1,000"),
+        ({"amount": 4000}, "with ¥4,000, not ¥1,000"),
+        ({"payment": "payment_test_other"}, "with payment payment_test_other, not payment_test_p1"),
+    ],
+    ids=["one-yen", "four-times", "other-payment"],
+)
+async def test_a_refund_answered_unlike_the_request_is_held_never_sent_again(
+    harness: Harness, hostile: HostileServer, changes: dict[str, Any], shown: str
+) -> None:
+    """A POST answered with another amount or payment: that run fails the row, and every
+    later run whose lookup finds no exact refund holds it naming both numbers; it is never
+    sent again nor counted as refunded."""
+    script_world(hostile, order_json(payments=[payment_json()]))
+    hostile.answer("POST /refunds", unlike(**changes))
+    path = harness.write([(ORDER_ID, None, 1000, "M-1")])
+    first = await harness.run(path, base_url=hostile.base_url)
+    assert [(o.status, o.error_code) for o in first.outcomes] == [
+        (Status.FAILED, "answer.mismatch")
+    ]
+    (post,) = hostile.requests_to("POST /refunds")
+    answered = unlike(**changes)(post)
+    if "payment" not in changes:  # the refund made shows on the payment, unlike the intent
+        hostile.answer("GET /orders/{id}", order_json(payments=[payment_json(refunds=[answered])]))
+    for _ in range(2):
+        again = await harness.run(path, base_url=hostile.base_url)
+        (row,) = again.outcomes
+        assert (row.status, row.error_code) == (Status.HELD, "hold.answer-mismatch")
+        assert shown in (row.message or "") and "¥1,000 from payment_test_p1" in (row.message or "")
+        assert (row.refunded_amount, row.already_refunded) == (0, 0)
+        assert again.summary.exit_code == 1
+    assert len(hostile.requests_to("POST /refunds")) == 1
+
+
+async def test_an_unlike_answer_whose_exact_refund_turns_up_is_settled(
+    harness: Harness, hostile: HostileServer
+) -> None:
+    """After a POST answered with ¥1, a re-run that finds the refund exactly as asked (amount,
+    payment, reference, marker) records it: already refunded, not held, nothing sent."""
+    script_world(hostile, order_json(payments=[payment_json()]))
+    hostile.answer("POST /refunds", unlike(amount=1))
+    path = harness.write([(ORDER_ID, None, 1000, "M-1")])
+    await harness.run(path, base_url=hostile.base_url)
+    (post,) = hostile.requests_to("POST /refunds")
+    exact = created()(post)
+    hostile.answer("GET /orders/{id}", order_json(payments=[payment_json(refunds=[exact])]))
+    again = await harness.run(path, base_url=hostile.base_url)
+    assert [(o.status, o.refund_ids) for o in again.outcomes] == [
+        (Status.ALREADY_REFUNDED, (exact["id"],))
+    ]
+    assert len(hostile.requests_to("POST /refunds")) == 1
