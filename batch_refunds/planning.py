@@ -573,11 +573,10 @@ def _hold_unlike_answer(p: RowPlan, intent: Intent) -> None:
     hold(
         p,
         "hold.answer-mismatch",
-        f"Smartpay answered the refund of {format_yen(intent.amount)} from "
-        f"{intent.payment_id} (key {intent.key}) with another refund ({intent.message}), and "
-        "no refund exactly as asked was found since. Nothing was sent again and nothing is "
-        "counted as refunded: check the payment's refunds in Smartpay's dashboard and settle "
-        "this row by hand.",
+        f"Smartpay answered this row's refund request with another refund ({intent.message}), "
+        "and no refund exactly as asked has been found since. Nothing was sent again and "
+        "nothing is counted as refunded: check the payment's refunds in Smartpay's dashboard "
+        "and settle this row by hand.",
     )
 
 
