@@ -14,7 +14,7 @@ reference, and when it already holds more, the row is held for a person.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -38,6 +38,7 @@ from batch_refunds.ledger import (
     pending_message,
     reference_books,
     refund_for_intent,
+    unlike_refund_for_intent,
     view_payment,
 )
 from batch_refunds.lookup import RefundScanner
@@ -268,9 +269,14 @@ class Planner:
 
         intents = self.journal.intents_for(p.identity)
         in_flight: list[Refund] = []
+        unlike_found: tuple[Intent, Refund] | None = None
+        known = {i.refund_id for i in intents if i.refund_id}
         for intent in (i for i in intents if i.state == PENDING):
-            found = await self._look_up(intent, view)
-            if found is not None and found.failed:
+            found, unlike_refund = await self._look_up(intent, view, known)
+            if found is None and unlike_refund is not None:
+                if intent.error_code != MISMATCH_CODE:  # else its note says more, below
+                    unlike_found = unlike_found or (intent, unlike_refund)
+            elif found is not None and found.failed:
                 self.journal.mark_refused(
                     intent.key, error_code="refund.failed",
                     message=f"Smartpay holds refund {found.id} as failed", run_id=self.run_id,
@@ -285,6 +291,9 @@ class Planner:
                 )  # fmt: skip
         if in_flight:
             fail(p, "refund.pending", pending_message(in_flight[0]))
+            return
+        if unlike_found is not None:
+            _hold_unlike_refund(p, *unlike_found)
             return
         intents = self.journal.intents_for(p.identity)
         succeeded = [i for i in intents if i.state == SUCCEEDED]
@@ -423,7 +432,7 @@ class Planner:
                 if isinstance(item, str):
                     self._raise_if_stopped()
                     try:
-                        fetched[item] = await self.api.get_refund(item)
+                        fetched[item] = await self.api.get_refund(item, payment_id=payment.id)
                     except NotFound:
                         continue
             journal_refunds = self.journal.refunds_on_payment(payment.id)
@@ -451,11 +460,15 @@ class Planner:
         if (reason := self.stopper.reason()) is not None:
             raise _Stopped(*reason)
 
-    async def _look_up(self, intent: Intent, view: OrderView) -> Refund | None:
-        """Find the refund an unanswered request may have created, without sending anything."""
+    async def _look_up(
+        self, intent: Intent, view: OrderView, known: Collection[str]
+    ) -> tuple[Refund | None, Refund | None]:
+        """Find the refund an unanswered request may have created, without sending anything:
+        the one exactly as asked, else one with its marks but another amount or currency
+        (``known``: refund ids the journal already holds for the row)."""
         payment = view.payment(intent.payment_id)
         if payment is not None and payment.complete:
-            candidates: Iterable[Refund] = payment.refunds.values()
+            candidates: list[Refund] = list(payment.refunds.values())
         else:
             # Smartpay won't list the payment's refunds: scan all refunds newest first, back to
             # the payment's creation (on Smartpay's own clock, so no clock skew can hide one).
@@ -467,7 +480,13 @@ class Planner:
         )  # fmt: skip
         if found is not None and found.succeeded and payment is not None:
             payment.add_refund(found)
-        return found
+        if found is not None:
+            return found, None
+        unlike = unlike_refund_for_intent(
+            candidates, identity=intent.identity, reference=intent.reference,
+            payment_id=intent.payment_id, amount=intent.amount, known=known,
+        )  # fmt: skip
+        return None, unlike
 
     def _refused_or_failed(self, p: RowPlan, exc: SmartpayError) -> None:
         """A row whose planning failed: ``rejected`` when Smartpay refused it, ``failed`` (safe
@@ -577,6 +596,20 @@ def _hold_unlike_answer(p: RowPlan, intent: Intent) -> None:
         "and no refund exactly as asked has been found since. Nothing was sent again and "
         "nothing is counted as refunded: check the payment's refunds in Smartpay's dashboard "
         "and settle this row by hand.",
+    )
+
+
+def _hold_unlike_refund(p: RowPlan, intent: Intent, refund: Refund) -> None:
+    """An unanswered request of this row may have made ``refund``, which carries the row's
+    marks but not the amount or currency asked: neither counted nor sent again."""
+    hold(
+        p,
+        "hold.answer-mismatch",
+        f"Smartpay holds refund {refund.id} of {refund.amount:,} {refund.currency} on "
+        f"{intent.payment_id} under this row's marker and reference {intent.reference}, but "
+        f"the unanswered request asked for {intent.amount:,} {CURRENCY}. Nothing was sent "
+        "again and nothing is counted as refunded: check the payment's refunds in Smartpay's "
+        "dashboard and settle this row by hand.",
     )
 
 

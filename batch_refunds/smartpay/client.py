@@ -213,12 +213,15 @@ class SmartpayClient:
         self._verify(verify.check_payment, payment, "GET", path, asked_id=payment_id)
         return payment
 
-    async def get_refund(self, refund_id: str) -> Refund:
-        """``GET /refunds/{id}``: that refund (``AnswerMismatch`` if another)."""
+    async def get_refund(self, refund_id: str, *, payment_id: str | None = None) -> Refund:
+        """``GET /refunds/{id}``: that refund, and with ``payment_id`` (the payment that
+        listed its id) a refund of that payment (``AnswerMismatch`` otherwise)."""
         path = f"/refunds/{_segment('refund_id', refund_id)}"
         data = (await self._answer("GET", path)).data
         refund = self._parse(wire.parse_refund, data, "GET", path)
-        self._verify(verify.check_refund, refund, "GET", path, asked_id=refund_id)
+        self._verify(
+            verify.check_refund, refund, "GET", path, asked_id=refund_id, payment_id=payment_id
+        )
         return refund
 
     async def create_refund(self, body: CreateRefund, *, idempotency_key: str) -> Refund:

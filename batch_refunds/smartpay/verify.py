@@ -4,7 +4,8 @@
 as a whole the one that was asked for. The client knows what it asked, so it checks once,
 where the answer enters, and nothing downstream has to:
 
-* ``GET /orders/{id}``, ``/payments/{id}``, ``/refunds/{id}`` must answer with that id;
+* ``GET /orders/{id}``, ``/payments/{id}``, ``/refunds/{id}`` must answer with that id, and a
+  refund fetched by the id a payment listed must be a refund of that payment;
 * an expanded payment must belong to the order it is listed on, and a refund object to the
   payment it is listed on;
 * a payment's succeeded refunds (each counted once) cannot add up to more than its amount;
@@ -69,9 +70,15 @@ def check_payment(
         )
 
 
-def check_refund(refund: Refund, *, asked_id: str) -> None:
-    """``refund`` answers ``GET /refunds/{asked_id}``."""
+def check_refund(refund: Refund, *, asked_id: str, payment_id: str | None = None) -> None:
+    """``refund`` answers ``GET /refunds/{asked_id}``, and is a refund of ``payment_id`` (the
+    payment that listed its id), when given."""
     _same_id("refund", asked_id, refund.id)
+    if payment_id is not None and refund.payment_id != payment_id:
+        raise Mismatch(
+            f"refund {asked_id}, listed on payment {payment_id}, is a refund of payment "
+            f"{_id(refund.payment_id)}"
+        )
 
 
 def check_created(refund: Refund, body: CreateRefund) -> None:

@@ -17,7 +17,7 @@ from batch_refunds.models import Status
 from tests.conftest import MakeSandbox
 from tests.run.conftest import Harness, statuses
 
-from .server import HostileServer, Received
+from .server import HostileServer, Received, Reply
 from .shapes import ORDER_ID, PAYMENT_ID, order_json, page_json, payment_json, refund_json
 
 
@@ -174,7 +174,8 @@ async def test_a_refund_answered_unlike_the_request_is_held_never_sent_again(
         again = await harness.run(path, base_url=hostile.base_url)
         (row,) = again.outcomes
         assert (row.status, row.error_code) == (Status.HELD, "hold.answer-mismatch")
-        assert shown in (row.message or "") and "¥1,000 from payment_test_p1" in (row.message or "")
+        assert shown in (row.message or "")
+        assert "¥1,000 from payment_test_p1" in (row.message or "")
         assert (row.refunded_amount, row.already_refunded) == (0, 0)
         assert again.summary.exit_code == 1
     assert len(hostile.requests_to("POST /refunds")) == 1
@@ -196,4 +197,46 @@ async def test_an_unlike_answer_whose_exact_refund_turns_up_is_settled(
     assert [(o.status, o.refund_ids) for o in again.outcomes] == [
         (Status.ALREADY_REFUNDED, (exact["id"],))
     ]
+    assert len(hostile.requests_to("POST /refunds")) == 1
+
+
+async def test_a_refund_fetched_by_id_that_is_another_payments_is_not_believed(
+    harness: Harness, hostile: HostileServer
+) -> None:
+    """A payment lists a refund id whose GET /refunds/{id} is a refund of another payment:
+    the row fails with answer.mismatch (looked up again next run) and nothing is sent."""
+    script_world(hostile, order_json(payments=[payment_json(refunds=["refund_test_r1"])]))
+    hostile.answer("GET /refunds/{id}", refund_json(payment="payment_test_other"))
+    result = await harness.run(harness.write([(ORDER_ID, None, None, "F-1")]),
+                               base_url=hostile.base_url)  # fmt: skip
+    (row,) = result.outcomes
+    assert (row.status, row.error_code) == (Status.FAILED, "answer.mismatch")
+    assert "is a refund of payment payment_test_other" in (row.message or "")
+    assert hostile.requests_to("POST /refunds") == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "shown"),
+    [({"amount": 1}, "of 1 JPY"), ({"currency": "USD"}, "of 1,000 USD")],
+    ids=["amount", "currency"],
+)
+async def test_an_unanswered_requests_refund_with_another_amount_or_currency_is_held(
+    harness: Harness, hostile: HostileServer, changes: dict[str, Any], shown: str
+) -> None:
+    """A POST left unanswered; the re-run finds a refund with the row's marker and reference
+    but another amount or currency: the row is held naming both, never counted nor re-sent."""
+    script_world(hostile, order_json(payments=[payment_json()]))
+    hostile.answer("POST /refunds", Reply.hang_up())
+    path = harness.write([(ORDER_ID, None, 1000, "L-1")])
+    first = await harness.run(path, base_url=hostile.base_url, max_attempts=1)
+    assert [o.status for o in first.outcomes] == [Status.FAILED]
+    (post,) = hostile.requests_to("POST /refunds")
+    found = {**created()(post), **changes}
+    hostile.answer("GET /orders/{id}", order_json(payments=[payment_json(refunds=[found])]))
+    again = await harness.run(path, base_url=hostile.base_url)
+    (row,) = again.outcomes
+    assert (row.status, row.error_code) == (Status.HELD, "hold.answer-mismatch")
+    assert shown in (row.message or "")
+    assert "asked for 1,000 JPY" in (row.message or "")
+    assert (row.refunded_amount, row.already_refunded) == (0, 0)
     assert len(hostile.requests_to("POST /refunds")) == 1
