@@ -592,8 +592,9 @@ def _hold_unlike_answer(p: RowPlan, intent: Intent) -> None:
     hold(
         p,
         "hold.answer-mismatch",
-        f"Smartpay answered this row's refund request with another refund ({intent.message}), "
-        "and no refund exactly as asked has been found since. Nothing was sent again and "
+        f"Smartpay answered this row's request for {format_yen(intent.amount)} from "
+        f"{intent.payment_id} with a refund unlike it ({intent.message}), and no refund "
+        "exactly as asked has been found since. Nothing was sent again and "
         "nothing is counted as refunded: check the payment's refunds in Smartpay's dashboard "
         "and settle this row by hand.",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from batch_refunds.identity import MARKER_KEY
 from batch_refunds.ledger import (
     own_refunds,
@@ -147,7 +149,6 @@ def test_an_unlike_refund_is_one_with_the_marks_but_not_the_amount_or_currency()
     """A refund with an intent's marker, reference and payment but another amount or currency
     is unlike it; one the journal already holds for the row, a failed one, one without the
     marker or with another reference is not."""
-    import dataclasses
 
     def unlike(*refunds: Refund, known: tuple[str, ...] = ()) -> str | None:
         found = unlike_refund_for_intent(

@@ -150,15 +150,16 @@ def unlike(**changes: Any) -> Callable[[Received], dict[str, Any]]:
         ({"amount": 1}, "with ¥1, not ¥1,000"),
         ({"amount": 4000}, "with ¥4,000, not ¥1,000"),
         ({"payment": "payment_test_other"}, "with payment payment_test_other, not payment_test_p1"),
+        ({"test": False}, "says test: false, but the key is a test key"),
     ],
-    ids=["one-yen", "four-times", "other-payment"],
+    ids=["one-yen", "four-times", "other-payment", "live-refund-for-a-test-key"],
 )
 async def test_a_refund_answered_unlike_the_request_is_held_never_sent_again(
     harness: Harness, hostile: HostileServer, changes: dict[str, Any], shown: str
 ) -> None:
-    """A POST answered with another amount or payment: that run fails the row, and every
-    later run whose lookup finds no exact refund holds it naming both numbers; it is never
-    sent again nor counted as refunded."""
+    """A POST answered with another amount or payment, or as a live refund to a test key:
+    that run fails the row, and every later run whose lookup finds no exact refund holds it
+    saying what differed; it is never sent again nor counted as refunded."""
     script_world(hostile, order_json(payments=[payment_json()]))
     hostile.answer("POST /refunds", unlike(**changes))
     path = harness.write([(ORDER_ID, None, 1000, "M-1")])
@@ -168,7 +169,7 @@ async def test_a_refund_answered_unlike_the_request_is_held_never_sent_again(
     ]
     (post,) = hostile.requests_to("POST /refunds")
     answered = unlike(**changes)(post)
-    if "payment" not in changes:  # the refund made shows on the payment, unlike the intent
+    if "amount" in changes:  # the refund made shows on the payment, unlike the intent
         hostile.answer("GET /orders/{id}", order_json(payments=[payment_json(refunds=[answered])]))
     for _ in range(2):
         again = await harness.run(path, base_url=hostile.base_url)
