@@ -322,13 +322,16 @@ class Planner:
 
         # Refunds this row made that the journal does not know of (a lost journal).
         known = set(p.already_ids)
-        for refund in own_refunds(
-            candidates, identity=p.identity, reference=p.reference,
-            derived=request.reference is None,
-        ):  # fmt: skip
-            if refund.id not in known:
-                p.already_amount += refund.amount
-                p.already_ids += (refund.id,)
+        unknown = [
+            refund
+            for refund in own_refunds(
+                candidates, identity=p.identity, reference=p.reference,
+                derived=request.reference is None,
+            )
+            if refund.id not in known
+        ]  # fmt: skip
+        p.already_amount += sum(refund.amount for refund in unknown)
+        p.already_ids += tuple(refund.id for refund in unknown)  # one tuple, not one per refund
         covered: tuple[Yen, tuple[str, ...]] = (0, ())
         if book is not None:
             if book.exceeds:
