@@ -28,7 +28,7 @@ from batch_refunds import identity as ids
 from batch_refunds.allocation import Part
 from batch_refunds.api import SmartpayApi
 from batch_refunds.attempts import counting
-from batch_refunds.errors import CONFIGURATION_ERRORS, ApiRefused, SmartpayError
+from batch_refunds.errors import CONFIGURATION_ERRORS, AnswerMismatch, ApiRefused, SmartpayError
 from batch_refunds.journal import ANOTHER_JOURNAL, PENDING, Intent, Journal
 from batch_refunds.ledger import pending_message
 from batch_refunds.models import (
@@ -174,6 +174,7 @@ class Engine:
             )  # fmt: skip
         succeeded: list[tuple[str, Refund]] = []
         refused: list[tuple[str, str, str]] = []
+        unusable: list[tuple[str, str, str]] = []
         failure: tuple[Status, str, str] | None = None
         attempts = 0
         for index, (key, part) in enumerate(zip(p.keys, p.parts, strict=True)):
@@ -219,6 +220,11 @@ class Engine:
                     # Unavailable, or an answer we could not read: the refund may exist. The
                     # intent stays pending, so the next run looks before it sends again.
                     self._stopper.failed()
+                    if isinstance(exc, AnswerMismatch):
+                        # A refund unlike the one asked may exist, which no lookup for the
+                        # intent can find: noted, so the next run holds the row instead of
+                        # sending it again (after 6 hours the key would make a second one).
+                        unusable.append((key, exc.code, exc.message))
                     failure = (Status.FAILED, exc.code, f"{exc.message}; the outcome is unknown "
                                "and a re-run will check before sending again")  # fmt: skip
                 else:
@@ -259,6 +265,8 @@ class Engine:
                 )  # fmt: skip
             for key, code, message in refused:
                 self.journal.mark_refused(key, error_code=code, message=message, run_id=self.run_id)
+            for key, code, message in unusable:
+                self.journal.note_unusable(key, error_code=code, message=message)
             if failure is None:
                 self.journal.complete(
                     p.identity, run_id=self.run_id, row=p.request.row,

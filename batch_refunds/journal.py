@@ -510,6 +510,16 @@ class Journal:
                 (SUCCEEDED, refund_id, created_at, run_id, row, credited_run_id or run_id, key),
             )
 
+    def note_unusable(self, key: str, *, error_code: str, message: str) -> None:
+        """Note on a pending intent why the answer to its POST could not be believed. It
+        stays pending (the refund may exist); the next run reads the note if its lookup
+        finds no refund exactly as asked."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE intents SET error_code=?, message=? WHERE key=? AND state=?",
+                (error_code, message, key, PENDING),
+            )
+
     def mark_refused(self, key: str, *, error_code: str, message: str, run_id: str) -> None:
         with self._tx() as db:
             db.execute(

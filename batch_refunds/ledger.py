@@ -24,7 +24,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from batch_refunds.identity import MARKER_KEY, derived_reference
-from batch_refunds.models import Payment, Refund, Yen
+from batch_refunds.models import CURRENCY, Payment, Refund, Yen
 
 
 @dataclass(slots=True)
@@ -225,6 +225,7 @@ def refund_for_intent(
         if (
             refund.payment_id == payment_id
             and refund.amount == amount
+            and refund.currency.upper() == CURRENCY
             and refund.reference == reference
             and marker_of(refund) in (None, identity)
         ):
@@ -232,6 +233,32 @@ def refund_for_intent(
                 return refund
             found = found or refund
     return found
+
+
+def unlike_refund_for_intent(
+    refunds: Iterable[Refund],
+    *,
+    identity: str,
+    reference: str,
+    payment_id: str,
+    amount: Yen,
+    known: Collection[str],
+) -> Refund | None:
+    """A refund that carries an unanswered request's marks (this row's marker, its reference,
+    its payment) but another amount or currency: the request may have made it, so it can be
+    neither counted as asked nor ignored by sending again. Refunds in ``known`` (ids the
+    journal already holds for the row), and failed ones (they moved no money), are not it."""
+    for refund in refunds:
+        if (
+            refund.id not in known
+            and not refund.failed
+            and refund.payment_id == payment_id
+            and refund.reference == reference
+            and marker_of(refund) == identity
+            and (refund.amount != amount or refund.currency.upper() != CURRENCY)
+        ):
+            return refund
+    return None
 
 
 def pending_message(refund: Refund) -> str:

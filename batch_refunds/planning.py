@@ -14,7 +14,8 @@ reference, and when it already holds more, the row is held for a person.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -23,6 +24,7 @@ from batch_refunds.allocation import Part, Shortfall, allocate
 from batch_refunds.api import SmartpayApi
 from batch_refunds.errors import (
     CONFIGURATION_ERRORS,
+    AnswerMismatch,
     ApiRefused,
     ApiUnavailable,
     NotFound,
@@ -38,11 +40,15 @@ from batch_refunds.ledger import (
     reference_books,
     refund_for_intent,
     strays,
+    unlike_refund_for_intent,
     view_payment,
 )
 from batch_refunds.lookup import RefundScanner
 from batch_refunds.models import CURRENCY, Order, Payment, Refund, RefundRequest, Yen
 from batch_refunds.money import format_yen
+
+MISMATCH_CODE = AnswerMismatch.answer_code
+"""The note an intent carries when its POST was answered with a refund unlike it."""
 
 
 class Action(Enum):
@@ -268,9 +274,14 @@ class Planner:
 
         intents = self.journal.intents_for(p.identity)
         in_flight: list[Refund] = []
+        unlike_found: tuple[Intent, Refund] | None = None
+        known = {i.refund_id for i in intents if i.refund_id}
         for intent in (i for i in intents if i.state == PENDING):
-            found = await self._look_up(intent, view)
-            if found is not None and found.failed:
+            found, unlike_refund = await self._look_up(intent, view, known)
+            if found is None and unlike_refund is not None:
+                if intent.error_code != MISMATCH_CODE:  # else its note says more, below
+                    unlike_found = unlike_found or (intent, unlike_refund)
+            elif found is not None and found.failed:
                 self.journal.mark_refused(
                     intent.key, error_code="refund.failed",
                     message=f"Smartpay holds refund {found.id} as failed", run_id=self.run_id,
@@ -286,11 +297,18 @@ class Planner:
         if in_flight:
             fail(p, "refund.pending", pending_message(in_flight[0]))
             return
+        if unlike_found is not None:
+            _hold_unlike_refund(p, *unlike_found)
+            return
         intents = self.journal.intents_for(p.identity)
         succeeded = [i for i in intents if i.state == SUCCEEDED]
         p.already_amount = sum(i.amount for i in succeeded)
         p.already_ids = tuple(i.refund_id for i in succeeded if i.refund_id)
         pending = [i for i in intents if i.state == PENDING]
+        unlike = next((i for i in pending if i.error_code == MISMATCH_CODE), None)
+        if unlike is not None:
+            _hold_unlike_answer(p, unlike)
+            return
         if pending:
             p.action = Action.RESUME
             p.generation = pending[0].generation
@@ -308,13 +326,16 @@ class Planner:
 
         # Refunds this row made that the journal does not know of (a lost journal).
         known = set(p.already_ids)
-        for refund in own_refunds(
-            candidates, identity=p.identity, reference=p.reference,
-            derived=request.reference is None,
-        ):  # fmt: skip
-            if refund.id not in known:
-                p.already_amount += refund.amount
-                p.already_ids += (refund.id,)
+        unknown = [
+            refund
+            for refund in own_refunds(
+                candidates, identity=p.identity, reference=p.reference,
+                derived=request.reference is None,
+            )
+            if refund.id not in known
+        ]  # fmt: skip
+        p.already_amount += sum(refund.amount for refund in unknown)
+        p.already_ids += tuple(refund.id for refund in unknown)  # one tuple, not one per refund
         covered: tuple[Yen, tuple[str, ...]] = (0, ())
         if book is not None:
             if book.exceeds:
@@ -366,11 +387,13 @@ class Planner:
         p.action = Action.SEND
         p.generation = latest + 1
         p.parts = allocation
+        # Which payment holds each refund, built once: an order of 200,000 payments stays
+        # linear however many of the row's refunds are already known.
+        holder = {refund_id: c.id for c in candidates for refund_id in c.known_refunds()}
         own_on: dict[str, int] = {}
         for refund_id in p.already_ids:
-            for c in candidates:
-                if refund_id in c.known_refunds():
-                    own_on[c.id] = own_on.get(c.id, 0) + 1
+            if (payment_id := holder.get(refund_id)) is not None:
+                own_on[payment_id] = own_on.get(payment_id, 0) + 1
         p.keys = tuple(
             ids.idempotency_key(
                 p.identity, part.payment_id, p.generation, own_on.get(part.payment_id, 0)
@@ -424,7 +447,7 @@ class Planner:
                 if isinstance(item, str):
                     self._raise_if_stopped()
                     try:
-                        fetched[item] = await self.api.get_refund(item)
+                        fetched[item] = await self.api.get_refund(item, payment_id=payment.id)
                     except NotFound:
                         continue
             journal_refunds = self.journal.refunds_on_payment(payment.id)
@@ -452,11 +475,15 @@ class Planner:
         if (reason := self.stopper.reason()) is not None:
             raise _Stopped(*reason)
 
-    async def _look_up(self, intent: Intent, view: OrderView) -> Refund | None:
-        """Find the refund an unanswered request may have created, without sending anything."""
+    async def _look_up(
+        self, intent: Intent, view: OrderView, known: Collection[str]
+    ) -> tuple[Refund | None, Refund | None]:
+        """Find the refund an unanswered request may have created, without sending anything:
+        the one exactly as asked, else one with its marks but another amount or currency
+        (``known``: refund ids the journal already holds for the row)."""
         payment = view.payment(intent.payment_id)
         if payment is not None and payment.complete:
-            candidates: Iterable[Refund] = payment.refunds.values()
+            candidates: list[Refund] = list(payment.refunds.values())
         else:
             # Smartpay won't list the payment's refunds: scan all refunds newest first, back to
             # the payment's creation (on Smartpay's own clock, so no clock skew can hide one).
@@ -468,7 +495,13 @@ class Planner:
         )  # fmt: skip
         if found is not None and found.succeeded and payment is not None:
             payment.add_refund(found)
-        return found
+        if found is not None:
+            return found, None
+        unlike = unlike_refund_for_intent(
+            candidates, identity=intent.identity, reference=intent.reference,
+            payment_id=intent.payment_id, amount=intent.amount, known=known,
+        )  # fmt: skip
+        return None, unlike
 
     def _refused_or_failed(self, p: RowPlan, exc: SmartpayError) -> None:
         """A row whose planning failed: ``rejected`` when Smartpay refused it, ``failed`` (safe
@@ -509,12 +542,13 @@ def _check_order(order: Order) -> None:
             "order.currency",
             f"the order is in {order.currency}; only JPY can be refunded, so nothing was sent",
         )
-    ids_listed = [item.id if isinstance(item, Payment) else item for item in order.payments]
-    if len(set(ids_listed)) != len(ids_listed):
-        twice = sorted({i for i in ids_listed if ids_listed.count(i) > 1})
+    ids_listed = Counter(item.id if isinstance(item, Payment) else item for item in order.payments)
+    if len(ids_listed) != len(order.payments):
+        twice = sorted(i for i, n in ids_listed.items() if n > 1)
+        named = ", ".join(twice[:5]) + (f" and {len(twice) - 5:,} more" if len(twice) > 5 else "")
         raise Untrusted(
             "order.duplicate-payments",
-            f"Smartpay listed {', '.join(twice)} more than once on this order, so what remains "
+            f"Smartpay listed {named} more than once on this order, so what remains "
             "to refund cannot be trusted; nothing was sent",
         )
 
@@ -580,6 +614,35 @@ def _hold_for_strays(p: RowPlan, earlier: list[Refund], wanted: Yen) -> None:
         f"{format_yen(wanted)} would refund it twice: put the row back as it "
         "was and add a row for any difference. If it is a new refund, re-run with "
         "--new-refunds",
+    )
+
+
+def _hold_unlike_answer(p: RowPlan, intent: Intent) -> None:
+    """A POST of this row was answered with a refund unlike the one asked (noted by the run
+    that sent it), and the lookup finds no refund exactly as asked: sending again might make
+    a second refund, and counting the one answered would count money nobody asked for."""
+    hold(
+        p,
+        "hold.answer-mismatch",
+        f"Smartpay answered this row's request for {format_yen(intent.amount)} from "
+        f"{intent.payment_id} with a refund unlike it ({intent.message}), and no refund "
+        "exactly as asked has been found since. Nothing was sent again and "
+        "nothing is counted as refunded: check the payment's refunds in Smartpay's dashboard "
+        "and settle this row by hand.",
+    )
+
+
+def _hold_unlike_refund(p: RowPlan, intent: Intent, refund: Refund) -> None:
+    """An unanswered request of this row may have made ``refund``, which carries the row's
+    marks but not the amount or currency asked: neither counted nor sent again."""
+    hold(
+        p,
+        "hold.answer-mismatch",
+        f"Smartpay holds refund {refund.id} of {refund.amount:,} {refund.currency} on "
+        f"{intent.payment_id} under this row's marker and reference {intent.reference}, but "
+        f"the unanswered request asked for {intent.amount:,} {CURRENCY}. Nothing was sent "
+        "again and nothing is counted as refunded: check the payment's refunds in Smartpay's "
+        "dashboard and settle this row by hand.",
     )
 
 

@@ -58,8 +58,10 @@ class StoppableApi:
             self._api.get_payment(payment_id, expand=expand), f"payment {payment_id}"
         )
 
-    async def get_refund(self, refund_id: str) -> Refund:
-        return await self._race(self._api.get_refund(refund_id), f"refund {refund_id}")
+    async def get_refund(self, refund_id: str, *, payment_id: str | None = None) -> Refund:
+        return await self._race(
+            self._api.get_refund(refund_id, payment_id=payment_id), f"refund {refund_id}"
+        )
 
     async def create_refund(self, body: CreateRefund, *, idempotency_key: str) -> Refund:
         return await self._race(

@@ -202,6 +202,7 @@ class SmartpayClient:
         data = (await self._answer("GET", path, params={"expand": _expand(expand)})).data
         order = self._parse(wire.parse_order, data, "GET", path)
         self._verify(verify.check_order, order, "GET", path, asked_id=order_id)
+        self._verify(verify.check_mode, order, "GET", path, live=self._config.live)
         return order
 
     async def get_payment(self, payment_id: str, *, expand: bool = True) -> Payment:
@@ -211,14 +212,19 @@ class SmartpayClient:
         data = (await self._answer("GET", path, params={"expand": _expand(expand)})).data
         payment = self._parse(wire.parse_payment, data, "GET", path)
         self._verify(verify.check_payment, payment, "GET", path, asked_id=payment_id)
+        self._verify(verify.check_mode, payment, "GET", path, live=self._config.live)
         return payment
 
-    async def get_refund(self, refund_id: str) -> Refund:
-        """``GET /refunds/{id}``: that refund (``AnswerMismatch`` if another)."""
+    async def get_refund(self, refund_id: str, *, payment_id: str | None = None) -> Refund:
+        """``GET /refunds/{id}``: that refund, and with ``payment_id`` (the payment that
+        listed its id) a refund of that payment (``AnswerMismatch`` otherwise)."""
         path = f"/refunds/{_segment('refund_id', refund_id)}"
         data = (await self._answer("GET", path)).data
         refund = self._parse(wire.parse_refund, data, "GET", path)
-        self._verify(verify.check_refund, refund, "GET", path, asked_id=refund_id)
+        self._verify(
+            verify.check_refund, refund, "GET", path, asked_id=refund_id, payment_id=payment_id
+        )
+        self._verify(verify.check_mode, refund, "GET", path, live=self._config.live)
         return refund
 
     async def create_refund(self, body: CreateRefund, *, idempotency_key: str) -> Refund:
@@ -240,6 +246,7 @@ class SmartpayClient:
         )
         refund = self._parse(wire.parse_refund, answer.data, "POST", "/refunds")
         self._verify(verify.check_created, refund, "POST", "/refunds", body=body)
+        self._verify(verify.check_mode, refund, "POST", "/refunds", live=self._config.live)
         return replace(refund, replayed=True) if answer.replayed else refund
 
     async def list_refunds(self, *, page_size: int = 100) -> AsyncIterator[Refund]:
@@ -264,6 +271,7 @@ class SmartpayClient:
             pages += 1
             refunds, token = self._parse(wire.parse_refund_page, data, "GET", path)
             for refund in refunds:
+                self._verify(verify.check_mode, refund, "GET", path, live=self._config.live)
                 if items == max_items:
                     raise self._endless(
                         f"the refund list went on past max_list_items={max_items:,} refunds "

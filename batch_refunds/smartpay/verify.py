@@ -4,13 +4,17 @@
 as a whole the one that was asked for. The client knows what it asked, so it checks once,
 where the answer enters, and nothing downstream has to:
 
-* ``GET /orders/{id}``, ``/payments/{id}``, ``/refunds/{id}`` must answer with that id;
+* ``GET /orders/{id}``, ``/payments/{id}``, ``/refunds/{id}`` must answer with that id, and a
+  refund fetched by the id a payment listed must be a refund of that payment;
 * an expanded payment must belong to the order it is listed on, and a refund object to the
   payment it is listed on;
 * a payment's succeeded refunds (each counted once) cannot add up to more than its amount;
 * ``POST /refunds`` must answer with a refund of the payment, amount and currency asked for
   (and the reference, when the answer carries one). Its ``status`` is not judged here:
-  ``succeeded``, ``failed`` or anything else (``pending``) is returned as Smartpay said it.
+  ``succeeded``, ``failed`` or anything else (``pending``) is returned as Smartpay said it;
+* every object in an answer (an order, its expanded payments, their refund objects, a
+  refund) must say ``test`` as the key's mode does: a ``sk_test_`` key sees test objects
+  only, a ``sk_live_`` key live ones, so an object of the other mode is not this account's.
 
 What a check does not touch is passed on as given: a currency other than JPY, or an order
 that lists one payment twice, is the planner's to refuse.
@@ -69,9 +73,15 @@ def check_payment(
         )
 
 
-def check_refund(refund: Refund, *, asked_id: str) -> None:
-    """``refund`` answers ``GET /refunds/{asked_id}``."""
+def check_refund(refund: Refund, *, asked_id: str, payment_id: str | None = None) -> None:
+    """``refund`` answers ``GET /refunds/{asked_id}``, and is a refund of ``payment_id`` (the
+    payment that listed its id), when given."""
     _same_id("refund", asked_id, refund.id)
+    if payment_id is not None and refund.payment_id != payment_id:
+        raise Mismatch(
+            f"refund {asked_id}, listed on payment {payment_id}, is a refund of payment "
+            f"{_id(refund.payment_id)}"
+        )
 
 
 def check_created(refund: Refund, body: CreateRefund) -> None:
@@ -94,6 +104,26 @@ def check_created(refund: Refund, body: CreateRefund) -> None:
             f"asked for a refund of {format_yen(body.amount)} from {body.payment_id}; the answer "
             f"is refund {_id(refund.id)} with " + ", ".join(differences)
         )
+
+
+def check_mode(answer: Order | Payment | Refund, *, live: bool) -> None:
+    """Every object in ``answer``, nested ones included, is of the key's mode: ``test`` is
+    ``False`` for a live key and ``True`` for a test key."""
+    objects: list[Order | Payment | Refund] = [answer]
+    while objects:
+        item = objects.pop()
+        if item.test == live:
+            kind = type(item).__name__.lower()
+            key_mode = "live" if live else "test"
+            raise Mismatch(
+                f"{kind} {_id(item.id)} says test: {str(item.test).lower()}, but the key is a "
+                f"{key_mode} key (sk_{key_mode}_***): test and live objects never mix, so the "
+                "answer is not from this key's account"
+            )
+        if isinstance(item, Order):
+            objects += [p for p in item.payments if isinstance(p, Payment)]
+        elif isinstance(item, Payment):
+            objects += [r for r in item.refunds or () if isinstance(r, Refund)]
 
 
 def _same_id(kind: str, asked_id: str, answered_id: str) -> None:

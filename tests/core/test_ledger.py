@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from batch_refunds.identity import MARKER_KEY, derived_reference
 from batch_refunds.ledger import (
     own_refunds,
     reference_books,
     refund_for_intent,
     strays,
+    unlike_refund_for_intent,
     view_payment,
 )
 from batch_refunds.models import Payment, Refund
@@ -164,3 +167,24 @@ def test_a_refund_for_a_row_without_reference_that_left_the_file_is_a_stray() ->
     )  # fmt: skip
     assert [r.id for r in strays([view], file_identities={mine})] == ["r1"]
     assert strays([view], file_identities={mine, GONE}) == []
+
+
+def test_an_unlike_refund_is_one_with_the_marks_but_not_the_amount_or_currency() -> None:
+    """A refund with an intent's marker, reference and payment but another amount or currency
+    is unlike it; one the journal already holds for the row, a failed one, one without the
+    marker or with another reference is not."""
+
+    def unlike(*refunds: Refund, known: tuple[str, ...] = ()) -> str | None:
+        found = unlike_refund_for_intent(
+            refunds, identity="row-A", reference="R", payment_id="payment_test_1",
+            amount=1000, known=known,
+        )  # fmt: skip
+        return None if found is None else found.id
+
+    assert unlike(refund("r1", 1, "R", "row-A")) == "r1"
+    usd = dataclasses.replace(refund("r2", 1000, "R", "row-A"), currency="USD")
+    assert unlike(usd) == "r2"
+    assert unlike(refund("r1", 1, "R", "row-A"), known=("r1",)) is None
+    assert unlike(dataclasses.replace(refund("r1", 1, "R", "row-A"), status="failed")) is None
+    assert unlike(refund("r1", 1, "R", None), refund("r3", 1, "S", "row-A")) is None
+    assert unlike(refund("r4", 1000, "R", "row-A")) is None  # that one is exactly as asked

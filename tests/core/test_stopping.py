@@ -42,7 +42,7 @@ class SlowApi:
     async def get_payment(self, payment_id: str, *, expand: bool = True) -> Payment:
         raise NotImplementedError
 
-    async def get_refund(self, refund_id: str) -> Refund:
+    async def get_refund(self, refund_id: str, *, payment_id: str | None = None) -> Refund:
         return await self._wait()
 
     async def create_refund(self, body: CreateRefund, *, idempotency_key: str) -> Refund:

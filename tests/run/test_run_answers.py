@@ -75,63 +75,6 @@ async def test_refund_that_failed_later_is_sent_anew(harness: Harness) -> None:
     assert sorted(r.status for r in harness.refunds(pid)) == ["failed", "succeeded"]
 
 
-class EditsOrders:
-    """The real client, with each order answer passed through ``edit`` on its way out."""
-
-    def __init__(self, client: Any, edit: Any) -> None:
-        self._client = client
-        self._edit = edit
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    async def get_order(self, order_id: str, *, expand: bool = True) -> Any:
-        return self._edit(await self._client.get_order(order_id, expand=expand))
-
-
-@pytest.mark.parametrize(
-    ("edit", "code"),
-    [
-        (lambda o: dataclasses.replace(o, currency="USD"), "order.currency"),
-        (lambda o: dataclasses.replace(o, payments=o.payments * 2), "order.duplicate-payments"),
-        (
-            lambda o: dataclasses.replace(
-                o, payments=tuple(p.id if hasattr(p, "id") else p for p in o.payments) * 2
-            ),
-            "order.duplicate-payments",
-        ),
-        (
-            lambda o: dataclasses.replace(
-                o, payments=tuple(dataclasses.replace(p, currency="USD") for p in o.payments)
-            ),
-            "payment.currency",
-        ),
-        (
-            lambda o: dataclasses.replace(
-                o,
-                payments=tuple(
-                    dataclasses.replace(p, order_id="order_test_Else") for p in o.payments
-                ),
-            ),
-            "answer.mismatch",
-        ),
-    ],
-    ids=["usd", "payment-twice-objects", "payment-twice-ids", "payment-usd", "other-order"],
-)
-async def test_an_order_that_cannot_be_right_is_rejected_before_any_arithmetic(
-    harness: Harness, edit: Any, code: str
-) -> None:
-    """An order answered in USD, listing a payment twice, or with a payment of another
-    order: the row is rejected with a code and nothing is sent (before, a payment listed
-    twice let ¥20,000 go out for a ¥10,000 payment)."""
-    oid, _ = harness.order(10_000, 10_000)
-    result = await harness.run(
-        harness.write([(oid, None, None, "X")]), wrap_api=lambda c: EditsOrders(c, edit)
-    )
-    assert [(o.status, o.error_code) for o in result.outcomes] == [(Status.REJECTED, code)]
-    assert harness.posts() == 0
-
-
 class StopsAfterFirstPost:
     """The real client; a stop is requested as soon as the first refund POST is answered."""
 
