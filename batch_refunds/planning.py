@@ -196,8 +196,8 @@ class Planner:
                 reject(
                     p,
                     "guard.max-amount",
-                    f"asks for {format_yen(p.request.amount or 0)}, more than --max-amount "
-                    f"{format_yen(self.max_amount)}",
+                    f"asks for {format_yen(p.request.amount or 0)}, more than the most a row may "
+                    f"refund ({format_yen(self.max_amount)})",
                 )
                 continue
             done = self.journal.completion(p.identity)
@@ -351,7 +351,7 @@ class Planner:
                 p,
                 "guard.max-amount",
                 f"would refund {format_yen(p.already_amount + sum(a.amount for a in allocation))}"
-                f", more than --max-amount {format_yen(self.max_amount)}",
+                f", more than the most a row may refund ({format_yen(self.max_amount)})",
             )
             return
         p.action = Action.SEND

@@ -12,7 +12,7 @@ import pytest
 from batch_refunds.cli.render import print_summary
 from batch_refunds.errors import ConfigError
 from batch_refunds.journal import Journal
-from batch_refunds.models import Status
+from batch_refunds.models import Mode, Status
 from batch_refunds.runner import PlanTotals, RunHooks, RunResult
 from tests.run.conftest import Harness, statuses
 
@@ -97,7 +97,7 @@ async def test_a_plan_is_never_credited_with_a_refund(harness: Harness) -> None:
     first = await harness.run(path, max_attempts=1)
     assert statuses(first) == [Status.FAILED]
     harness.server.knobs.drop_after_commit_rate = 0.0
-    plan = await harness.run(path, mode="plan")
+    plan = await harness.run(path, mode=Mode.PLAN)
     assert statuses(plan) == [Status.ALREADY_REFUNDED]
     assert plan.summary.refunded_total == 0
     book = openpyxl.load_workbook(plan.report.xlsx)
@@ -152,6 +152,6 @@ async def test_a_plan_says_what_it_would_refund(harness: Harness) -> None:
     """plan prints what a run would send, in the same terms: requested less already refunded."""
     oid, (pid,) = harness.order(5000, 5000)
     harness.server.state.add_refund(pid, 500, reference="RMA-9")
-    result = await harness.run(harness.write([(oid, None, 3000, "RMA-9")]), mode="plan")
+    result = await harness.run(harness.write([(oid, None, 3000, "RMA-9")]), mode=Mode.PLAN)
     lines = terminal(result).splitlines()
     assert any(line.split() == ["would", "refund", "¥2,500"] for line in lines)
