@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 		echo "installing chromium and chromium-driver for the browser test"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-ipafont-gothic; }
 
 test: venv browser
 	$(BIN)/python -m pytest

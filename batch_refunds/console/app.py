@@ -433,12 +433,12 @@ async def progress(request: web.Request) -> web.Response:
         return web.json_response({"active": False, "finished": record.finished_at is not None})
     snap = job.progress.snapshot(time.monotonic())
     lang = _lang(request)
-    eta = "" if snap.eta_s is None else f"{int(snap.eta_s // 60)}m{int(snap.eta_s % 60):02d}s"
     return web.json_response({
-        "active": job.active, "phase": snap.phase, "done": snap.rows_done,
+        "active": job.active, "phase": pages.phase_name(lang, snap.phase), "done": snap.rows_done,
         "total": snap.rows_total, "rows": t(lang, "run.progress", done=snap.rows_done,
                                             total=snap.rows_total),
-        "refunded": format_yen(snap.refunded_yen), "rate": f"{snap.rows_per_s:.1f}", "eta": eta,
+        "refunded": format_yen(snap.refunded_yen), "rate": f"{snap.rows_per_s:.1f}",
+        "eta": pages.eta_text(snap.eta_s),
         "requests": t(lang, "run.requests", requests=snap.requests, retried=snap.retried,
                       limited=snap.rate_limited),
         "stopping": job.stop.is_set(),

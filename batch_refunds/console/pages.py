@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from batch_refunds.console.html import Markup, join, render, tag
 
 __all__ = ["Chrome", "Markup", "tag"]
-from batch_refunds.console.i18n import local_time, t
+from batch_refunds.console.i18n import TEXT, local_time, t
 from batch_refunds.console.uploads import SUFFIXES, Upload
 from batch_refunds.intake.load import LoadResult
 from batch_refunds.journal import RunRecord
@@ -218,7 +218,6 @@ def checked_page(
 
 def progress_block(c: Chrome, run_id: str, snap: Snapshot, stopping: bool) -> Markup:
     lang = c.lang
-    eta = "" if snap.eta_s is None else f"{int(snap.eta_s // 60)}m{int(snap.eta_s % 60):02d}s"
     stop = (
         tag("p", t(lang, "run.stopping"), id="stopping")
         if stopping
@@ -226,13 +225,13 @@ def progress_block(c: Chrome, run_id: str, snap: Snapshot, stopping: bool) -> Ma
     )
     return tag(
         "section",
-        tag("p", tag("strong", snap.phase, id="p-phase"), " · ",
+        tag("p", tag("strong", phase_name(lang, snap.phase), id="p-phase"), " · ",
             tag("span", t(lang, "run.progress", done=snap.rows_done, total=snap.rows_total),
                 id="p-rows"), " · ",
             tag("span", format_yen(snap.refunded_yen), id="p-yen"), " ",
             t(lang, "run.refunded"), " · ",
             tag("span", f"{snap.rows_per_s:.1f}", id="p-rate"), " ", t(lang, "run.rate"), " · ",
-            t(lang, "run.eta"), " ", tag("span", eta, id="p-eta")),
+            t(lang, "run.eta"), " ", tag("span", eta_text(snap.eta_s), id="p-eta")),
         tag("progress", max=str(max(snap.rows_total, 1)), value=str(snap.rows_done), id="p-bar"),
         tag("p", t(lang, "run.requests", requests=snap.requests, retried=snap.retried,
                    limited=snap.rate_limited), id="p-requests"),
@@ -240,6 +239,15 @@ def progress_block(c: Chrome, run_id: str, snap: Snapshot, stopping: bool) -> Ma
         stop,
         id="progress", data_url=f"/runs/{run_id}/progress.json",
     )  # fmt: skip
+
+
+def phase_name(lang: str, phase: str) -> str:
+    key = f"phase.{phase}"
+    return t(lang, key) if key in TEXT else phase
+
+
+def eta_text(eta_s: float | None) -> str:
+    return "—" if eta_s is None else f"{int(eta_s // 60)}m{int(eta_s % 60):02d}s"
 
 
 def summary_block(
