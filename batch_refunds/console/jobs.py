@@ -96,13 +96,13 @@ class Jobs:
             started.set()
 
         job.task = asyncio.create_task(self._run(job, on_started))
-        self.current = job
         waiting = asyncio.ensure_future(started.wait())
         await asyncio.wait({waiting, job.task}, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
         if job.run_id is None:
             await asyncio.wait({job.task})
             raise job.failure or RuntimeError("the run ended before it started")
+        self.current = job
         return job
 
     async def _run(self, job: Job, on_started: object) -> None:
