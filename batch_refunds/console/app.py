@@ -148,7 +148,7 @@ async def _sessions(request: web.Request, handler: Handler) -> web.StreamRespons
     fresh = session is None
     if session is None:
         token, session = secrets.token_urlsafe(32), Session()
-        console.sessions[token] = session
+        _remember(console.sessions, token, session)
     wanted = request.query.get("lang")
     if wanted in LANGUAGES:
         session.lang = wanted
@@ -164,6 +164,17 @@ async def _sessions(request: web.Request, handler: Handler) -> web.StreamRespons
     if fresh:
         response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
     return response
+
+
+MAX_SESSIONS = 10_000
+
+
+def _remember(sessions: dict[str, Session], token: str, session: Session) -> None:
+    """Keep a session; past ``MAX_SESSIONS`` the oldest go (each cookieless request makes
+    one, and memory is not to grow without bound)."""
+    sessions[token] = session
+    while len(sessions) > MAX_SESSIONS:
+        del sessions[next(iter(sessions))]
 
 
 def _redirect(location: str) -> web.Response:
@@ -246,7 +257,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     old: Session = request[SESSION]
     console.sessions.pop(request.cookies.get(COOKIE, ""), None)
     token, session = secrets.token_urlsafe(32), Session(user=name, lang=old.lang)
-    console.sessions[token] = session  # a new session id at sign-in: no fixation
+    _remember(console.sessions, token, session)  # a new session id at sign-in: no fixation
     response = _redirect("/")
     response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
     return response

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,7 +106,7 @@ class Jobs:
         self.current = job
         return job
 
-    async def _run(self, job: Job, on_started: object) -> None:
+    async def _run(self, job: Job, on_started: Callable[[str], None]) -> None:
         g = self.guardrails
         options = RunOptions(
             input_path=job.upload.path,
@@ -132,7 +133,7 @@ class Jobs:
             on_phase=lambda name, rows: progress.start_phase(name, rows, time.monotonic()),
             on_row_planned=progress.on_row_planned,
             on_outcome=progress.on_outcome,
-            on_started=on_started,  # type: ignore[arg-type]
+            on_started=on_started,
         )
         try:
             async with SmartpayClient(

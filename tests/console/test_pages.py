@@ -210,7 +210,7 @@ async def test_plan_approve_run_and_report_end_to_end(make_console: MakeConsole)
         response = await console.client.get(f"/runs/{run_id}/files/{name}")
         assert response.status == 200, name
         files[name] = await response.read()
-        seen.append(str(response.headers))
+        seen += [str(response.headers), files[name].decode("utf-8", "replace")]
     summary = json.loads(files["summary.json"])
     assert summary["run_id"] == run_id
     assert summary["mode"] == "run"
