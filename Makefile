@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-long check lint typecheck demo bench sandbox clean
+.PHONY: venv browser test test-long check lint typecheck demo console bench sandbox clean
 
 venv: $(STAMP)
 
@@ -14,7 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
-test: venv
+# The console's browser test drives Debian's chromium through chromedriver. Installed when
+# missing (CI runs as root on a fresh machine); if it can't be, make fails here, loudly.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		echo "installing chromium and chromium-driver for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-ipafont-gothic; }
+
+test: venv browser
 	$(BIN)/python -m pytest
 
 test-long: venv
@@ -31,6 +38,9 @@ check: lint typecheck test
 
 demo: venv
 	$(BIN)/batch-refunds demo
+
+console: venv
+	$(BIN)/batch-refunds serve --sandbox
 
 bench: venv
 	$(BIN)/python -m bench

@@ -15,6 +15,11 @@ from batch_refunds.models import CreateRefund, Order, Payment, Refund
 class SmartpayApi(Protocol):
     """What the refund engine needs from Smartpay, and nothing more."""
 
+    @property
+    def live(self) -> bool:
+        """True when this talks to Smartpay with a live key: refunds move real money."""
+        ...
+
     async def check_access(self) -> None:
         """Return if the key and the API prefix work; raise ``errors.Unauthorized`` or
         ``errors.EndpointNotFound`` (``errors.CONFIGURATION_ERRORS``) if not."""

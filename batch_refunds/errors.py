@@ -4,6 +4,8 @@ Grouped by what the caller can do about it::
 
     BatchRefundsError
     ├── ConfigError            misuse: bad secret, bad base URL, bad limit; fix the call
+    │   └── LiveKeyNotAllowed  a live key without ``RunOptions.allow_live``: real money
+    ├── JournalBusy            another run holds the journal; try again once it has ended
     ├── InputFileError         the spreadsheet as a whole can't be read (row errors are values,
     │                          not exceptions: see ``intake``)
     └── SmartpayError          anything that came from talking to Smartpay
@@ -59,7 +61,23 @@ class BatchRefundsError(Exception):
 
 
 class ConfigError(BatchRefundsError):
-    """The tool was called wrongly: a bad secret, URL, limit or option."""
+    """The tool was called wrongly: a bad secret, URL, limit or option.
+
+    ``option`` names the ``RunOptions`` field at fault when there is one (``"out_dir"``), so
+    a front end can point at its own control for it (a flag, a form field)."""
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+class LiveKeyNotAllowed(ConfigError):
+    """A run would send refunds with a ``sk_live_`` key, and the caller did not say it may."""
+
+
+class JournalBusy(BatchRefundsError):
+    """Another run holds the journal's lock: nothing was started. Not a misconfiguration:
+    the same call succeeds once that run has ended."""
 
 
 class InputFileError(BatchRefundsError):

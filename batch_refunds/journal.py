@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from batch_refunds.errors import ConfigError
+from batch_refunds.errors import ConfigError, JournalBusy
 from batch_refunds.identity import MARKER_KEY
 from batch_refunds.models import (
     CURRENCY,
@@ -207,7 +207,7 @@ class JournalLock:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
-            raise ConfigError(
+            raise JournalBusy(
                 f"the journal {self.path.with_suffix('')} is in use by {holder}; "
                 "wait for that run to finish (two runs on one journal could race)"
             ) from None

@@ -155,6 +155,13 @@ class CreateRefund:
 # --- What a run did with each row ---------------------------------------------------------
 
 
+class Mode(StrEnum):
+    """What a run may do: ``RUN`` sends refunds, ``PLAN`` only reads (GET requests)."""
+
+    RUN = "run"
+    PLAN = "plan"
+
+
 class Status(StrEnum):
     """The terminal status of one input row in a report."""
 

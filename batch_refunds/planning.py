@@ -206,8 +206,8 @@ class Planner:
                 reject(
                     p,
                     "guard.max-amount",
-                    f"asks for {format_yen(p.request.amount or 0)}, more than --max-amount "
-                    f"{format_yen(self.max_amount)}",
+                    f"asks for {format_yen(p.request.amount or 0)}, more than the most a row may "
+                    f"refund ({format_yen(self.max_amount)})",
                 )
                 continue
             done = self.journal.completion(p.identity)
@@ -381,7 +381,7 @@ class Planner:
                 p,
                 "guard.max-amount",
                 f"would refund {format_yen(p.already_amount + sum(a.amount for a in allocation))}"
-                f", more than --max-amount {format_yen(self.max_amount)}",
+                f", more than the most a row may refund ({format_yen(self.max_amount)})",
             )
             return
         p.action = Action.SEND
@@ -612,8 +612,8 @@ def _hold_for_strays(p: RowPlan, earlier: list[Refund], wanted: Yen) -> None:
         f"reference that is not in this file ({listed}{more}). If this row is that row "
         "changed (a reference added, the amount corrected, a column newly read), sending "
         f"{format_yen(wanted)} would refund it twice: put the row back as it "
-        "was and add a row for any difference. If it is a new refund, re-run with "
-        "--new-refunds",
+        "was and add a row for any difference. If it is a new refund, run again allowing "
+        "new refunds",
     )
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from batch_refunds.attempts import note_attempt
 from batch_refunds.models import RequestCounts, RowOutcome, Status, Yen
 from batch_refunds.smartpay.events import (
     ClientEvent,
@@ -53,8 +52,6 @@ class Progress:
     def on_event(self, event: ClientEvent) -> None:
         if isinstance(event, RequestStarted):
             self.requests += 1
-            if event.method == "POST":
-                note_attempt()
         elif isinstance(event, RequestRetried):
             self.retried += 1
         elif isinstance(event, RequestFinished) and event.status == 429:

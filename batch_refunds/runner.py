@@ -1,9 +1,14 @@
 """One refund run from file to report, with no user interface in it.
 
-Load and validate the spreadsheet, plan against Smartpay, apply the guardrails, ask the
-caller's ``confirm`` callback, execute exactly once, and write the reconciliation report
-from the journal. The CLI (and later a browser console) supplies the API client, the
-confirmation and the progress hooks, and turns a ``RunResult`` into output and an exit code.
+Take the journal's lock, load and validate the spreadsheet, plan against Smartpay, apply
+the guardrails, ask the caller's ``confirm`` callback, execute exactly once, and write the
+reconciliation report from the journal. The CLI and the browser console supply the API
+client, the confirmation and the progress hooks, and turn a ``RunResult`` into output.
+
+The guarantees live here, not in a front end: one run at a time per journal
+(``JournalBusy``), no live key without ``RunOptions.allow_live`` (``LiveKeyNotAllowed``),
+``mode`` only a ``Mode``, and per-row tries and request counts taken from the client itself
+(``attempts``), whatever hooks the caller wired.
 """
 
 from __future__ import annotations
@@ -18,14 +23,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from batch_refunds.api import SmartpayApi
+from batch_refunds.attempts import tallying
 from batch_refunds.engine import DEFAULT_CONCURRENCY, Engine, OutcomeHook
-from batch_refunds.errors import BatchRefundsError, ConfigError
+from batch_refunds.errors import BatchRefundsError, ConfigError, LiveKeyNotAllowed
 from batch_refunds.exit_codes import EXIT_INTERRUPTED, EXIT_NOT_STARTED, EXIT_OK, EXIT_ROWS_NOT_DONE
 from batch_refunds.intake import load_requests
 from batch_refunds.intake.columns import ORDER_ID, PAYMENT_ID, REFERENCE
 from batch_refunds.intake.load import LoadResult
-from batch_refunds.journal import Journal
-from batch_refunds.models import RequestCounts, RowError, RowOutcome, RunSummary, Status, Yen
+from batch_refunds.journal import Journal, JournalLock
+from batch_refunds.models import Mode, RequestCounts, RowError, RowOutcome, RunSummary, Status, Yen
 from batch_refunds.money import format_yen
 from batch_refunds.planning import Action, Plan
 from batch_refunds.report import (
@@ -43,11 +49,12 @@ _DONE = {Status.REFUNDED, Status.ALREADY_REFUNDED, Status.PLANNED}
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
-    """What to run, and the guardrails. ``mode`` is ``"run"`` or ``"plan"`` (GETs only)."""
+    """What to run, and the guardrails. ``mode`` is a ``Mode``: ``Mode.PLAN`` sends GETs only.
+    ``allow_live``: the caller's explicit word that a ``sk_live_`` key may send refunds."""
 
     input_path: Path
     out_dir: Path
-    mode: str = "run"
+    mode: Mode = Mode.RUN
     sheet: str | None = None
     encoding: str | None = None
     allow_duplicate_rows: bool = False
@@ -62,6 +69,14 @@ class RunOptions:
     max_amount: Yen | None = None
     max_total: Yen | None = None
     concurrency: int = DEFAULT_CONCURRENCY
+    allow_live: bool = False
+
+    def __post_init__(self) -> None:
+        # A str that only looks like a mode ("Plan") once sent real refunds: refuse it.
+        if not isinstance(self.mode, Mode):
+            raise ConfigError(
+                f"mode must be Mode.RUN or Mode.PLAN, got {self.mode!r}", option="mode"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +115,7 @@ class RunResult:
     loaded: LoadResult
     guard: Guard | None = None  # why nothing was sent, when a guardrail stopped the run
     interrupted: bool = False
+    totals: PlanTotals | None = None  # the whole plan's totals, when it was planned first
 
 
 @dataclass
@@ -111,7 +127,7 @@ class RunHooks:
     on_planned: Callable[[PlanTotals], None] | None = None
     on_row_planned: OutcomeHook | None = None
     on_outcome: OutcomeHook | None = None
-    request_counts: Callable[[], RequestCounts] = field(default=lambda: RequestCounts())
+    on_started: Callable[[str], None] | None = None  # the run's id, once it is journaled
 
 
 def new_run_id(now: datetime) -> str:
@@ -166,7 +182,8 @@ def check_out_dir(out_dir: Path) -> None:
     if existing:
         raise ConfigError(
             f"{out_dir} already holds a report ({', '.join(existing)}); a report is never "
-            "replaced. Choose another report folder (--out), or leave it out for a new one."
+            "replaced. Choose another report folder, or leave it unset for a new one.",
+            option="out_dir",
         )
     probe = out_dir / f".write-test-{secrets.token_hex(4)}"
     try:
@@ -176,7 +193,8 @@ def check_out_dir(out_dir: Path) -> None:
     except OSError as exc:
         raise ConfigError(
             f"the report folder {out_dir} cannot be written ({exc.strerror or exc}); nothing "
-            "was sent. Choose a folder you can write to (--out)."
+            "was sent. Choose a folder you can write to.",
+            option="out_dir",
         ) from None
 
 
@@ -191,9 +209,33 @@ async def run_batch(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     monotonic: Callable[[], float] = time.monotonic,
 ) -> RunResult:
-    """Do one run (or plan) end to end. Raises only for a file that can't be read at all
-    (``InputFileError``) or misuse (``ConfigError``): then nothing was started."""
-    hooks = hooks or RunHooks()
+    """Do one run (or plan) end to end, holding the journal's lock throughout. Raises only
+    when nothing was started: ``JournalBusy`` (another run holds the journal), a file that
+    can't be read at all (``InputFileError``) or misuse (``ConfigError``, among them
+    ``LiveKeyNotAllowed``)."""
+    if options.mode is Mode.RUN and api.live and not options.allow_live:
+        raise LiveKeyNotAllowed(
+            "this is a live key (real money): sending refunds with it needs the caller's "
+            "explicit permission (RunOptions.allow_live)",
+            option="allow_live",
+        )
+    with JournalLock(journal.path), tallying() as tally:
+        result = await _run_locked(options, api, journal, hooks or RunHooks(), stop,
+                                   stop_grace_s, now, monotonic, tally.counts)  # fmt: skip
+    return result
+
+
+async def _run_locked(
+    options: RunOptions,
+    api: SmartpayApi,
+    journal: Journal,
+    hooks: RunHooks,
+    stop: asyncio.Event | None,
+    stop_grace_s: float,
+    now: Callable[[], datetime],
+    monotonic: Callable[[], float],
+    request_counts: Callable[[], RequestCounts],
+) -> RunResult:
     check_out_dir(options.out_dir)
     loaded = load_requests(
         options.input_path,
@@ -217,6 +259,8 @@ async def run_batch(
         started_at=_iso(started),
     )
     journal.record_outcomes(run_id, invalid)
+    if hooks.on_started is not None:
+        hooks.on_started(run_id)
     stop = stop or asyncio.Event()
     engine = Engine(
         # A stop ends the run within seconds: an answer still awaited is given a grace
@@ -227,17 +271,18 @@ async def run_batch(
         concurrency=options.concurrency,
         max_amount=options.max_amount,
         stop=stop,
-        plan_only=options.mode == "plan",
+        plan_only=options.mode is Mode.PLAN,
         new_refunds=options.new_refunds,
         on_planned=hooks.on_row_planned,
         on_outcome=hooks.on_outcome,
     )
 
     requests = loaded.requests
+    totals: PlanTotals | None = None
     guard = _strict_guard(options, len(invalid))
     if guard is not None:
         journal.record_outcomes(run_id, engine.unsent_outcomes(requests, guard.code, guard.message))
-    elif options.mode == "run" and hooks.confirm is None and options.max_total is None:
+    elif options.mode is Mode.RUN and hooks.confirm is None and options.max_total is None:
         # Nothing needs the whole plan first: plan each order and refund it straight away.
         _phase(hooks, "refunding", len(requests))
         await engine.plan_and_execute(requests)
@@ -248,7 +293,7 @@ async def run_batch(
         totals = plan_totals(plan, planned, len(invalid))
         if hooks.on_planned is not None:
             hooks.on_planned(totals)
-        if options.mode == "plan":
+        if options.mode is Mode.PLAN:
             journal.record_outcomes(run_id, planned)
         else:
             guard = _max_total_guard(options, totals)
@@ -270,7 +315,7 @@ async def run_batch(
     interrupted = engine.stop.is_set()
     all_outcomes = journal.outcomes(run_id)
     summary = _summary(
-        options, run_id, digest, all_outcomes, hooks.request_counts(),
+        options, run_id, digest, all_outcomes, request_counts(),
         started=started, finished=finished, duration_s=monotonic() - started_mono,
         exit_code=_exit_code(
             all_outcomes, guard=guard, interrupted=interrupted, misconfigured=engine.misconfigured
@@ -286,7 +331,7 @@ async def run_batch(
     )
     paths = _write_report_somewhere(report, options.out_dir, journal.path.parent)
     journal.finish_run(summary, str(options.out_dir))
-    return RunResult(summary, paths, tuple(all_outcomes), loaded, guard, interrupted)
+    return RunResult(summary, paths, tuple(all_outcomes), loaded, guard, interrupted, totals)
 
 
 def _write_report_somewhere(report: RunReport, out_dir: Path, fallback_parent: Path) -> ReportPaths:
@@ -320,9 +365,11 @@ def _phase(hooks: RunHooks, name: str, rows: int) -> None:
 
 
 def _strict_guard(options: RunOptions, invalid_rows: int) -> Guard | None:
-    if options.mode == "run" and options.strict and invalid_rows:
+    if options.mode is Mode.RUN and options.strict and invalid_rows:
         return Guard(
-            "guard.strict", f"{invalid_rows} invalid row(s) and --strict: nothing was sent"
+            "guard.strict",
+            f"{invalid_rows} invalid row(s), and the run was to send nothing unless every row "
+            "is valid: nothing was sent",
         )
     return None
 
@@ -331,8 +378,8 @@ def _max_total_guard(options: RunOptions, totals: PlanTotals) -> Guard | None:
     if options.max_total is not None and totals.total_to_send > options.max_total:
         return Guard(
             "guard.max-total",
-            f"the plan refunds {format_yen(totals.total_to_send)}, above --max-total "
-            f"{format_yen(options.max_total)}: nothing was sent",
+            f"the plan refunds {format_yen(totals.total_to_send)}, above the most a run may "
+            f"refund ({format_yen(options.max_total)}): nothing was sent",
         )
     return None
 

@@ -47,6 +47,10 @@ class StoppableApi:
         self._grace_s = grace_s
         self._sleep = sleep
 
+    @property
+    def live(self) -> bool:
+        return self._api.live
+
     async def check_access(self) -> None:
         await self._race(self._api.check_access(), "checking access")
 

@@ -28,8 +28,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 from batch_refunds.journal import Journal
-from batch_refunds.progress import Progress
-from batch_refunds.runner import RunHooks, RunOptions, run_batch
+from batch_refunds.runner import RunOptions, run_batch
 from batch_refunds.sandbox import SandboxConfig, SandboxServer, SystemClock, run_sandbox
 from batch_refunds.smartpay import ClientConfig, SmartpayClient
 
@@ -61,18 +60,16 @@ async def _ours(server: SandboxServer, tmp: Path) -> tuple[float, float, int]:
         writer = csv.writer(handle)
         writer.writerow(["order_id", "amount"])
         writer.writerows([oid, 100] for oid in _orders(server, ROWS))
-    progress = Progress()
     config = ClientConfig(
         secret_key=KEY, base_url=server.base_url, rate_per_second=SANDBOX_RATE, max_in_flight=8
     )
     before = _rate_limited(server)
     start = time.perf_counter()
-    async with SmartpayClient(config, hook=progress.on_event) as client:
+    async with SmartpayClient(config) as client:
         with Journal(tmp / "journal.sqlite3") as journal:
             result = await run_batch(
                 RunOptions(input_path=path, out_dir=tmp / "report"),
                 api=client, journal=journal,
-                hooks=RunHooks(request_counts=progress.request_counts),
             )  # fmt: skip
     elapsed = time.perf_counter() - start
     assert result.summary.counts[0][1] == ROWS, result.summary.counts  # every row refunded

@@ -49,7 +49,7 @@ def _main(args: argparse.Namespace) -> int:
 async def _demo(inputs: list[Path], seed: dict[str, object], out: Path, rate: float) -> int:
     from batch_refunds.cli.plan_run import run_in_terminal
     from batch_refunds.cli.render import print_summary
-    from batch_refunds.journal import Journal, JournalLock
+    from batch_refunds.journal import Journal
     from batch_refunds.runner import RunOptions
     from batch_refunds.sandbox import SandboxConfig, run_sandbox
     from batch_refunds.smartpay import ClientConfig
@@ -67,7 +67,7 @@ async def _demo(inputs: list[Path], seed: dict[str, object], out: Path, rate: fl
             title = f"{path} again: every row should be already_refunded" if again else str(path)
             print(f"\n== {title}", file=sys.stdout)
             options = RunOptions(input_path=path, out_dir=out / f"{number}-{path.stem}")
-            with JournalLock(journal_path), Journal(journal_path) as journal:
+            with Journal(journal_path) as journal:
                 result = await run_in_terminal(options, config, journal, ask=False)
             print_summary(result, sys.stdout)
             worst = max(worst, result.summary.exit_code)

@@ -11,7 +11,15 @@ from batch_refunds import __version__
 
 # Each module defines ``register(subparsers)``, which adds its sub-command and sets
 # ``func(args) -> int`` (the exit code) as the parser default.
-COMMAND_MODULES: tuple[str, ...] = ("validate", "template", "plan_run", "runs", "demo", "sandbox")
+COMMAND_MODULES: tuple[str, ...] = (
+    "validate",
+    "template",
+    "plan_run",
+    "runs",
+    "demo",
+    "sandbox",
+    "serve",
+)
 
 EXIT_USAGE = 2
 

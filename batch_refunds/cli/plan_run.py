@@ -88,9 +88,15 @@ def _add_options(parser: argparse.ArgumentParser, *, run: bool) -> None:
     parser.add_argument("--live", action="store_true", help="required with a sk_live_ key")
 
 
+# The options a person sets with a flag, for messages that name the RunOptions field.
+FLAGS = {"out_dir": "--out"}
+
+
 def _main(args: argparse.Namespace, *, mode: str) -> int:
     from batch_refunds.cli.render import print_summary
-    from batch_refunds.journal import Journal, JournalLock
+    from batch_refunds.errors import JournalBusy, LiveKeyNotAllowed
+    from batch_refunds.journal import Journal
+    from batch_refunds.models import Mode
     from batch_refunds.runner import ReportNotWritten, RunOptions
 
     try:
@@ -99,41 +105,47 @@ def _main(args: argparse.Namespace, *, mode: str) -> int:
     except ConfigError as exc:
         error(str(exc))
         return EXIT_NOT_STARTED
-    if mode == "run":
-        if config.live and not args.live:
-            error("this is a live key (real money): add --live to send refunds with it")
-            return EXIT_NOT_STARTED
-        if not args.yes and not sys.stdin.isatty():
-            error("no terminal to confirm on: pass --yes to send without asking")
-            return EXIT_NOT_STARTED
+    if mode == "run" and not args.yes and not sys.stdin.isatty():
+        error("no terminal to confirm on: pass --yes to send without asking")
+        return EXIT_NOT_STARTED
     out_dir = args.out or _default_out(args.input)
     options = RunOptions(
         input_path=args.input,
         out_dir=out_dir,
-        mode=mode,
+        mode=Mode(mode),
         **load,
         strict=getattr(args, "strict", False),
         max_amount=args.max_amount,
         new_refunds=args.new_refunds,
         max_total=getattr(args, "max_total", None),
         concurrency=args.concurrency,
+        allow_live=getattr(args, "live", False),
     )
     try:
-        with JournalLock(args.journal), Journal(args.journal) as journal:
+        with Journal(args.journal) as journal:
             result = asyncio.run(
                 run_in_terminal(options, config, journal, ask=mode == "run" and not args.yes)
             )
     except InputFileError as exc:
         error(f"cannot use {args.input}: {exc}")
         return EXIT_NOT_STARTED
-    except ConfigError as exc:
-        error(str(exc))
+    except LiveKeyNotAllowed:
+        error("this is a live key (real money): add --live to send refunds with it")
+        return EXIT_NOT_STARTED
+    except (ConfigError, JournalBusy) as exc:
+        error(_with_flag(exc))
         return EXIT_NOT_STARTED
     except ReportNotWritten as exc:  # the run happened; only its report is missing
         error(str(exc))
         return EXIT_ROWS_NOT_DONE
     print_summary(result, sys.stdout)
     return result.summary.exit_code
+
+
+def _with_flag(exc: Exception) -> str:
+    """The library's message, with the flag that sets the option it names."""
+    flag = FLAGS.get(getattr(exc, "option", None) or "")
+    return f"{exc} ({flag})" if flag else str(exc)
 
 
 async def run_in_terminal(
@@ -179,7 +191,6 @@ async def run_in_terminal(
             on_phase=on_phase,
             on_row_planned=progress.on_row_planned,
             on_outcome=progress.on_outcome,
-            request_counts=progress.request_counts,
         )
 
         loop = asyncio.get_running_loop()

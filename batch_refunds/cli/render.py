@@ -213,6 +213,14 @@ EXPLAINED_ABOVE = frozenset({"run.interrupted", "run.stopped-early", "run.miscon
 """Codes the summary's own "Stopped early" or "Nothing was sent" line already explains."""
 
 
+FLAG_HINTS = {
+    "hold.earlier-row-missing": "Rows held as hold.earlier-row-missing that are new refunds: "
+    "run again with --new-refunds.",
+}
+"""The command-line way out of a row code whose message names none (the library's messages
+name no flag; the console offers the same choice as a checkbox on the file's page)."""
+
+
 def _print_attention(result: RunResult, out: TextIO) -> None:
     """The rows a person must look at, with their reasons, so nobody has to open the CSV to
     learn why a run exited 1; the report has them all. Rows that a guardrail or a stop held
@@ -235,3 +243,7 @@ def _print_attention(result: RunResult, out: TextIO) -> None:
         if width is not None and _columns(line) > width:
             line = _cut(line, width)
         print(line, file=out)
+    codes = {o.error_code for o in rows}
+    for code, hint in FLAG_HINTS.items():
+        if code in codes:
+            print(f"  {hint}", file=out)

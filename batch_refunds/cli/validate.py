@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import unicodedata
 from pathlib import Path
@@ -21,7 +20,7 @@ EXIT_INVALID = 1
 EXIT_UNREADABLE = 2
 
 ERRORS_SHOWN = 20
-INVALID_ROWS_FILE = "invalid_rows.csv"
+INVALID_ROWS_FILE = "invalid_rows.csv"  # report.invalid_rows.INVALID_ROWS_FILE
 
 _ENCODINGS = {
     "utf-8": "UTF-8",
@@ -135,23 +134,11 @@ def _shown(e: RowError) -> RowError:
 
 
 def write_invalid_rows(result: LoadResult, directory: Path) -> Path:
-    """Write ``invalid_rows.csv`` (row, column, value, code, message) into ``directory``.
-
-    Its text cells are neutralised as the reconciliation report's are: a value such as
-    ``=HYPERLINK(…)`` came from the file and must not become a formula when it is opened."""
+    """Write ``invalid_rows.csv`` (row, column, value, code, message) into ``directory``."""
     # Imported here: the report package loads openpyxl, which validate needs only for --out.
-    from batch_refunds.report.cells import neutralise
+    from batch_refunds.report.invalid_rows import write_invalid_rows as write
 
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / INVALID_ROWS_FILE
-    # UTF-8 with BOM so Excel shows Japanese values correctly when the file is double-clicked.
-    with target.open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(("row", "column", "value", "code", "message"))
-        for e in result.errors:
-            cells = (e.column or "", e.value, e.code, e.message)
-            writer.writerow((e.row, *map(neutralise, cells)))
-    return target
+    return write(result.errors, directory)
 
 
 def _plural(count: int, noun: str) -> str:

@@ -36,7 +36,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from batch_refunds import __version__
+from batch_refunds import __version__, attempts
 from batch_refunds.errors import (
     AnswerMismatch,
     AnswerTooLarge,
@@ -154,6 +154,11 @@ class SmartpayClient:
     @property
     def config(self) -> ClientConfig:
         return self._config
+
+    @property
+    def live(self) -> bool:
+        """True for a ``sk_live_`` key: its refunds move real money."""
+        return self._config.live
 
     @property
     def pacer(self) -> Pacer:
@@ -558,6 +563,13 @@ class SmartpayClient:
         )
 
     def _emit(self, event: ClientEvent) -> None:
+        # The report's counts come from here, whoever built the client and whatever its hook.
+        if isinstance(event, RequestStarted):
+            attempts.note_request(event.method)
+        elif isinstance(event, RequestRetried):
+            attempts.note_retry()
+        elif isinstance(event, RequestFinished) and event.status == 429:
+            attempts.note_rate_limited()
         # A broken progress bar must not turn a refund that happened into an error.
         try:
             self._hook(event)

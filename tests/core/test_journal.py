@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_refunds.errors import ConfigError
+from batch_refunds.errors import ConfigError, JournalBusy
 from batch_refunds.identity import MARKER_KEY
 from batch_refunds.journal import PENDING, REFUSED, SUCCEEDED, Intent, Journal, JournalLock
 from batch_refunds.models import RowOutcome, Status
@@ -80,7 +80,7 @@ def test_outcomes_come_back_in_row_order(tmp_path: Path) -> None:
 def test_lock_refuses_a_second_holder(tmp_path: Path) -> None:
     """While one run holds the journal, a second one is refused with a clear message."""
     path = tmp_path / "j.sqlite3"
-    with JournalLock(path), pytest.raises(ConfigError, match="in use by pid"):
+    with JournalLock(path), pytest.raises(JournalBusy, match="in use by pid"):
         JournalLock(path).acquire()
 
 

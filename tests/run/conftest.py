@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from batch_refunds.journal import Journal
-from batch_refunds.models import Status
-from batch_refunds.progress import Progress
+from batch_refunds.models import Mode, Status
 from batch_refunds.runner import RunHooks, RunOptions, RunResult, run_batch
 from batch_refunds.sandbox import SandboxServer
 from batch_refunds.smartpay import ClientConfig, SmartpayClient
@@ -57,24 +56,20 @@ class Harness:
             writer.writerows([["" if v is None else v for v in row] for row in rows])
         return path
 
-    async def run(self, path: Path, *, mode: str = "run", **options: Any) -> RunResult:
+    async def run(self, path: Path, *, mode: Mode = Mode.RUN, **options: Any) -> RunResult:
         self.runs += 1
         config = ClientConfig(
             secret_key=options.pop("key", KEY),
             base_url=options.pop("base_url", self.server.base_url), rate_per_second=1000.0,
             max_in_flight=8, max_attempts=options.pop("max_attempts", 5),
         )  # fmt: skip
-        progress = Progress()
         hooks = options.pop("hooks", None) or RunHooks()
         stop = options.pop("stop", None)
         grace = {k: options.pop(k) for k in ("stop_grace_s",) if k in options}
         wrap = options.pop("wrap_api", None)
-        hooks.request_counts = progress.request_counts
         out_dir = options.pop("out_dir", self.tmp / f"report-{self.runs}")
         run_options = RunOptions(input_path=path, out_dir=out_dir, mode=mode, **options)
-        async with SmartpayClient(
-            config, hook=progress.on_event, clock=self.time.clock, sleep=self.time.sleep
-        ) as client:
+        async with SmartpayClient(config, clock=self.time.clock, sleep=self.time.sleep) as client:
             with Journal(self.journal_path) as journal:
                 api = client if wrap is None else wrap(client)
                 return await run_batch(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from batch_refunds.exit_codes import EXIT_OK, EXIT_ROWS_NOT_DONE
-from batch_refunds.models import Status
+from batch_refunds.models import Mode, Status
 from tests.run.conftest import Harness, statuses
 from tests.run.test_run_references import JOURNAL, lose_journal_if
 
@@ -41,7 +41,7 @@ async def test_a_reference_added_to_a_refunded_row_sends_nothing_again(
     assert (row.status, row.error_code) == (Status.HELD, HOLD)
     assert "¥1,000" in (row.message or "")
     assert first.outcomes[0].refund_ids[0] in (row.message or "")
-    assert "--new-refunds" in (row.message or "")
+    assert "allowing new refunds" in (row.message or "")
     assert harness.posts() == posts
     assert [r.amount for r in harness.refunds(pid)] == [1000]
     assert result.summary.exit_code == EXIT_ROWS_NOT_DONE
@@ -71,7 +71,7 @@ async def test_plan_shows_the_hold_too(harness: Harness) -> None:
     oid, _ = harness.order(5000, 5000)
     await harness.run(harness.write([(oid, None, 1000, None)]))
     result = await harness.run(
-        harness.write([(oid, None, 1000, "RMA-1")], name="edited.csv"), mode="plan"
+        harness.write([(oid, None, 1000, "RMA-1")], name="edited.csv"), mode=Mode.PLAN
     )
     assert [(o.status, o.error_code) for o in result.outcomes] == [(Status.HELD, HOLD)]
 

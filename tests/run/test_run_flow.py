@@ -6,7 +6,7 @@ import csv
 import json
 
 from batch_refunds.exit_codes import EXIT_OK, EXIT_ROWS_NOT_DONE
-from batch_refunds.models import Status
+from batch_refunds.models import Mode, Status
 from batch_refunds.runner import PlanTotals, RunHooks
 from tests.run.conftest import KEY, Harness, statuses
 
@@ -49,7 +49,7 @@ async def test_report_accounts_for_every_row(harness: Harness) -> None:
 async def test_plan_sends_no_post(harness: Harness) -> None:
     """plan reads orders and reports what it would do, without a single POST."""
     oid, _ = harness.order(3000, 3000)
-    result = await harness.run(harness.write([(oid, None, None, "R1")]), mode="plan")
+    result = await harness.run(harness.write([(oid, None, None, "R1")]), mode=Mode.PLAN)
     assert statuses(result) == [Status.PLANNED]
     assert result.outcomes[0].refundable_before == 3000
     assert harness.posts() == 0
@@ -161,7 +161,7 @@ async def test_rows_sharing_a_reference_are_each_refunded_once(harness: Harness)
     assert statuses(first) == [Status.REFUNDED] * 2
     harness.journal_path = harness.tmp / "another-machine.sqlite3"  # the journal lost
     # even with the journal lost, the markers tell them apart
-    again = await harness.run(path, mode="plan")
+    again = await harness.run(path, mode=Mode.PLAN)
     assert statuses(again) == [Status.ALREADY_REFUNDED] * 2
     assert sorted(r.amount for r in harness.refunds(pid)) == [1000, 2000]
 
@@ -170,7 +170,7 @@ async def test_duplicate_rows_are_invalid_unless_allowed(harness: Harness) -> No
     """Identical rows: the repeat is invalid by default, a second refund when allowed."""
     oid, (pid,) = harness.order(5000, 5000)
     path = harness.write([(oid, None, 1000, None), (oid, None, 1000, None)])
-    strict = await harness.run(path, mode="plan")
+    strict = await harness.run(path, mode=Mode.PLAN)
     assert statuses(strict) == [Status.PLANNED, Status.INVALID]
     assert strict.outcomes[1].error_code == "input.duplicate"
     allowed = await harness.run(path, allow_duplicate_rows=True)

@@ -11,7 +11,7 @@ from typing import Any
 from batch_refunds import identity as ids
 from batch_refunds.journal import PENDING, Intent, Journal
 from batch_refunds.ledger import PaymentView
-from batch_refunds.models import CreateRefund, Payment, Refund, RefundRequest, Status
+from batch_refunds.models import CreateRefund, Mode, Payment, Refund, RefundRequest, Status
 from tests.run.conftest import Harness, statuses
 
 
@@ -62,7 +62,7 @@ async def test_a_resumed_row_reserves_its_parts_for_later_rows(harness: Harness)
                    reference="CR", state=PENDING)
         ])  # fmt: skip
     path = harness.write([(oid, None, 3000, "CR"), (oid, None, None, "ALL")])
-    result = await harness.run(path, mode="plan")
+    result = await harness.run(path, mode=Mode.PLAN)
     assert statuses(result) == [Status.PLANNED, Status.PLANNED]
     assert result.outcomes[1].refundable_before == 2000
     done = await harness.run(path)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from batch_refunds.exit_codes import EXIT_OK, EXIT_ROWS_NOT_DONE
-from batch_refunds.models import Status
+from batch_refunds.models import Mode, Status
 from tests.run.conftest import Harness, statuses
 
 JOURNAL = ["kept", "lost"]
@@ -167,7 +167,7 @@ async def test_held_rows_are_planned_as_held(harness: Harness) -> None:
     other, _ = harness.order(5000, 5000)
     await harness.run(harness.write([(oid, None, 1000, "R-1")], name="monday.csv"))
     path = harness.write([(oid, None, 500, "R-1"), (other, None, 300, "R-2")], name="t.csv")
-    result = await harness.run(path, mode="plan")
+    result = await harness.run(path, mode=Mode.PLAN)
     assert statuses(result) == [Status.HELD, Status.PLANNED]
     assert result.summary.refunded_total == 0
     assert csv_text(result.report.csv).count(",held,") == 1
@@ -232,7 +232,7 @@ async def test_plans_settle_nothing(harness: Harness) -> None:
     harness.journal_path = harness.tmp / "fresh.sqlite3"
     path = harness.write([(oid, None, 1200, "HR-T1"), (oid, None, 300, "HR-T1")], name="a3.csv")
     for _ in range(2):
-        plan = await harness.run(path, mode="plan")
+        plan = await harness.run(path, mode=Mode.PLAN)
         assert statuses(plan) == [Status.ALREADY_REFUNDED, Status.PLANNED]
     result = await harness.run(path)
     assert statuses(result) == [Status.ALREADY_REFUNDED, Status.REFUNDED]

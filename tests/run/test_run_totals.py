@@ -12,7 +12,7 @@ import pytest
 from batch_refunds.cli.render import print_summary
 from batch_refunds.errors import ConfigError
 from batch_refunds.journal import Journal
-from batch_refunds.models import Status
+from batch_refunds.models import Mode, Status
 from batch_refunds.runner import PlanTotals, RunHooks, RunResult
 from tests.run.conftest import Harness, statuses
 
@@ -97,7 +97,7 @@ async def test_a_plan_is_never_credited_with_a_refund(harness: Harness) -> None:
     first = await harness.run(path, max_attempts=1)
     assert statuses(first) == [Status.FAILED]
     harness.server.knobs.drop_after_commit_rate = 0.0
-    plan = await harness.run(path, mode="plan")
+    plan = await harness.run(path, mode=Mode.PLAN)
     assert statuses(plan) == [Status.ALREADY_REFUNDED]
     assert plan.summary.refunded_total == 0
     book = openpyxl.load_workbook(plan.report.xlsx)
@@ -146,12 +146,27 @@ async def test_terminal_names_the_rows_to_look_at(harness: Harness) -> None:
     assert "row 2     held     hold.reference-exceeds" in text
     assert "row 3     rejected amount.insufficient" in text
     assert "row 4" not in text  # refunded: nothing to look at
+    assert "--new-refunds" not in text
+
+
+async def test_terminal_names_the_flag_for_a_row_that_may_be_a_changed_one(
+    harness: Harness,
+) -> None:
+    """A row held as maybe a changed version of a refunded row: the summary names the flag
+    that sends it, which the library's own message does not."""
+    oid, _ = harness.order(5000, 5000)
+    await harness.run(harness.write([(oid, None, 1000, None)]))
+    result = await harness.run(harness.write([(oid, None, 1000, "RMA-1")], name="edited.csv"))
+    assert "--new-refunds" not in (result.outcomes[0].message or "")
+    assert "hold.earlier-row-missing that are new refunds: run again with --new-refunds" in (
+        terminal(result)
+    )
 
 
 async def test_a_plan_says_what_it_would_refund(harness: Harness) -> None:
     """plan prints what a run would send, in the same terms: requested less already refunded."""
     oid, (pid,) = harness.order(5000, 5000)
     harness.server.state.add_refund(pid, 500, reference="RMA-9")
-    result = await harness.run(harness.write([(oid, None, 3000, "RMA-9")]), mode="plan")
+    result = await harness.run(harness.write([(oid, None, 3000, "RMA-9")]), mode=Mode.PLAN)
     lines = terminal(result).splitlines()
     assert any(line.split() == ["would", "refund", "¥2,500"] for line in lines)
