@@ -1,33 +1,62 @@
-"""Run every ``bench/bench_*.py`` module's ``main()``, or only those named on the command line.
+"""``python -m bench``: every scenario of issue 9, then one table; ``python -m bench NAME...``
+runs only those (``overhead``, ``rate-known``, ``rate-unknown``, ``latency-bound``, ``scale``,
+``intake``, ``speedup``).
 
-``python -m bench`` runs them all; ``python -m bench intake`` runs ``bench_intake`` only.
+The table reports; it does not gate: a missed target still exits 0. A scenario that crashes
+is shown as CRASHED and makes the exit code 1. ``python -m bench intake-detail`` prints the
+intake benchmark's full reader comparison (``bench_intake.main``).
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import sys
+import time
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
+from bench.harness import header_lines, render_table
+from bench.scenarios import RUN_ORDER, SCENARIOS, Bench, Config, run_one
 
-def discover() -> list[str]:
-    """Names of the benchmark modules in this folder, sorted."""
-    here = str(Path(__file__).resolve().parent)
-    return sorted(m.name for m in pkgutil.iter_modules([here]) if m.name.startswith("bench_"))
+EXIT_OK = 0
+EXIT_CRASHED = 1
+EXIT_USAGE = 2
 
 
 def main(argv: list[str]) -> int:
-    names = discover()
-    wanted = [f"bench_{a.removeprefix('bench_')}" for a in argv]
-    unknown = sorted(set(wanted) - set(names))
+    if argv == ["intake-detail"]:
+        from bench import bench_intake
+
+        bench_intake.main()
+        return EXIT_OK
+    wanted = [a.removeprefix("bench_").replace("_", "-") for a in argv]
+    unknown = [w for w in wanted if w not in SCENARIOS]
     if unknown:
-        print(f"No such benchmark: {', '.join(unknown)} (have {', '.join(names)})", file=sys.stderr)
-        return 2
-    for name in wanted or names:
-        print(f"== {name} ==", flush=True)
-        importlib.import_module(f"bench.{name}").main()
-    return 0
+        names = ", ".join([*SCENARIOS, "intake-detail"])
+        print(f"No such scenario: {', '.join(unknown)} (have {names})", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = Config()
+    except ValueError as exc:
+        print(f"python -m bench: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    chosen = [name for name in RUN_ORDER if not wanted or name in wanted]
+    start = time.perf_counter()
+    with TemporaryDirectory(prefix="bench-") as tmp:
+        bench = Bench(config, Path(tmp))
+        outcomes = {}
+        for name in chosen:
+            print(f"== {name} ...", file=sys.stderr, flush=True)
+            outcomes[name] = run_one(bench, name)
+            print(f"   {name}: {outcomes[name].seconds:.0f} s", file=sys.stderr, flush=True)
+    total = time.perf_counter() - start
+    print("\n".join(header_lines()))
+    print(render_table([outcomes[name] for name in SCENARIOS if name in outcomes]))
+    print(f"total: {total:.0f} s for {len(outcomes)} scenario(s)")
+    crashed = [o.name for o in outcomes.values() if o.crashed is not None]
+    if crashed:
+        print(f"crashed: {', '.join(crashed)}", file=sys.stderr)
+        return EXIT_CRASHED
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -156,3 +156,62 @@ def main() -> None:
     print("Excel readers (read only, no validation):")
     for label, code_text in _EXCEL_READERS.items():
         _report(label, *measure([sys.executable, "-c", code_text, str(xlsx_path)]))
+
+
+# ---- the ratio ``make bench`` puts in its table ----------------------------------------------
+
+# The bare baseline: what a careful script does with pandas — read every cell as text, then
+# check each row in a plain loop (order id shape, yen amount, reason, duplicates).
+_PANDAS_VALIDATE = """\
+import re, sys
+import pandas as pd
+ORDER = re.compile(r"^order_(test|live)_[0-9A-Za-z]+$")
+REASONS = {"requested_by_customer", "duplicate", "fraudulent"}
+df = pd.read_csv(sys.argv[1], dtype=str, keep_default_na=False, skip_blank_lines=False)
+seen, errors, total = set(), 0, 0
+for oid, amount, reason, ref in zip(df["order_id"], df["amount"], df["reason"], df["reference"]):
+    text = amount.strip().lstrip("¥￥").replace(",", "")
+    ok = ORDER.match(oid.strip()) is not None and reason in REASONS and len(ref) <= 255
+    if text:
+        ok = ok and text.isdigit() and int(text) > 0
+        total += int(text) if ok else 0
+    key = (oid, amount, reason, ref)
+    ok = ok and key not in seen
+    seen.add(key)
+    errors += not ok
+print(len(df), errors, total)
+"""
+
+
+def compare_with_pandas(rows: int = CSV_ROWS, repeats: int = REPEATS) -> dict[str, float]:
+    """``validate`` against the bare pandas loop on one ``rows``-row CSV: medians of
+    ``repeats`` runs each, every run its own process. Returns seconds, MB and the ratios."""
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"refunds_{rows // 1000}k.csv" if rows % 1000 == 0 else DATA / f"r{rows}.csv"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp.csv")
+        script = "from bench.bench_intake import make_csv; from pathlib import Path; "
+        script += f"make_csv(Path({str(tmp)!r}), {rows})"
+        subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT)
+        tmp.rename(path)
+    cli = [sys.executable, "-m", "batch_refunds", "validate", str(path)]
+    bare = [sys.executable, "-c", _PANDAS_VALIDATE, str(path)]
+    ours, theirs = [], []
+    for _ in range(repeats):  # interleaved, so a burst of load hits both alike
+        ours.append(measure(cli))
+        theirs.append(measure(bare))
+    for *_, code in theirs:
+        if code != 0:
+            raise RuntimeError(f"the pandas baseline exited {code}")
+    ours_s, ours_mb = (sorted(r[i] for r in ours)[len(ours) // 2] for i in (0, 2))
+    bare_s, bare_mb = (sorted(r[i] for r in theirs)[len(theirs) // 2] for i in (0, 2))
+    return {
+        "rows": rows,
+        "validate_s": ours_s,
+        "validate_mb": ours_mb,
+        "pandas_s": bare_s,
+        "pandas_mb": bare_mb,
+        "time_ratio": ours_s / bare_s,
+        "memory_ratio": ours_mb / bare_mb,
+        "validate_exit": max(r[3] for r in ours),
+    }

@@ -82,6 +82,12 @@ def register(subparsers: Any) -> None:
         "--rate-limit", type=int, metavar="PER_S", help="requests per second before 429"
     )
     parser.add_argument(
+        "--rate-burst",
+        type=int,
+        metavar="N",
+        help="with --rate-limit: a token bucket of N requests instead of a one-second window",
+    )
+    parser.add_argument(
         "--fail-rate",
         type=float,
         default=0.0,
@@ -125,12 +131,15 @@ def run(args: argparse.Namespace) -> int:
 def _config(args: argparse.Namespace) -> SandboxConfig:
     if args.generate is None and (args.csv_out or args.seed_out or args.no_serve):
         raise ValueError("--csv-out, --seed-out and --no-serve go with --generate N")
+    if args.rate_burst is not None and args.rate_limit is None:
+        raise ValueError("--rate-burst N goes with --rate-limit PER_S")
     if args.generate is not None and args.csv_out is None:
         raise ValueError("--generate N needs --csv-out PATH for the returns spreadsheet")
     # Checked up front so a bad knob fails before any file is written.
     Knobs(
         latency_ms=args.latency_ms,
         rate_limit_per_s=args.rate_limit,
+        rate_burst=args.rate_burst,
         fail_rate=args.fail_rate,
         drop_after_commit_rate=args.drop_after_commit_rate,
         payment_refunds=args.payment_refunds,
@@ -163,6 +172,7 @@ def _config(args: argparse.Namespace) -> SandboxConfig:
         secret=_read_secret(args.secret_file),
         latency_ms=args.latency_ms,
         rate_limit_per_s=args.rate_limit,
+        rate_burst=args.rate_burst,
         fail_rate=args.fail_rate,
         drop_after_commit_rate=args.drop_after_commit_rate,
         payment_refunds=args.payment_refunds,

@@ -53,6 +53,7 @@ async def admin_stats(sandbox: Sandbox, request: web.Request) -> web.Response:
             "orders": len(sandbox.state.orders),
             "payments": len(sandbox.state.payments),
             "nowMs": sandbox.clock.now_ms(),
+            "inFlight": sandbox.in_flight.snapshot(),
         }
     )
 

@@ -3,7 +3,8 @@
 Every ``/v1`` request passes, in this order: auth (401) → rate limit (429) → injected
 failure (500/502/503) → the route. None of those first three changes anything or touches
 an Idempotency-Key, so a client may always retry them with the same key. Every response
-waits ``latency_ms`` (POST /refunds waits after reserving its key; see below).
+waits ``latency_ms`` (POST /refunds waits after reserving its key; see below). Each request
+is counted in flight (``inflight.py``) from its arrival to its answer.
 
 ``POST /refunds`` and its Idempotency-Key, in this order:
 
@@ -36,6 +37,7 @@ from batch_refunds.sandbox.admin import DROPPED, add_admin_routes
 from batch_refunds.sandbox.clock import Clock, SystemClock
 from batch_refunds.sandbox.config import SECRET_KEY_PATTERN, SandboxConfig
 from batch_refunds.sandbox.faults import Dice, Knobs, RateLimiter
+from batch_refunds.sandbox.inflight import InFlightGauge
 from batch_refunds.sandbox.render import (
     collection_json,
     error_json,
@@ -75,11 +77,13 @@ class Sandbox:
         self.knobs = Knobs(
             latency_ms=config.latency_ms,
             rate_limit_per_s=config.rate_limit_per_s,
+            rate_burst=config.rate_burst,
             fail_rate=config.fail_rate,
             drop_after_commit_rate=config.drop_after_commit_rate,
             payment_refunds=config.payment_refunds,
         )
         self.limiter = RateLimiter()
+        self.in_flight = InFlightGauge(self.clock.now_ms)
         self.dice = Dice(dice_rng)
         self.sleep = config.sleep or self.clock.sleep
         if config.seed_data is not None:
@@ -103,7 +107,11 @@ class Sandbox:
             return await handler(request)
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "<unmatched>"
-        response = await self._serve_v1(request, handler, route)
+        self.in_flight.enter()
+        try:
+            response = await self._serve_v1(request, handler, route)
+        finally:
+            self.in_flight.leave()
         status = DROPPED if isinstance(response, _DroppedResponse) else response.status
         self.state.stats.requests[(request.method, route, status)] += 1
         return response
@@ -130,7 +138,8 @@ class Sandbox:
         refused = self._authenticate(request)
         if refused is not None:
             return refused
-        wait_s = self.limiter.check(self.clock.now_ms(), self.knobs.rate_limit_per_s)
+        knobs = self.knobs
+        wait_s = self.limiter.check(self.clock.now_ms(), knobs.rate_limit_per_s, knobs.rate_burst)
         if wait_s is not None:
             self.state.stats.rate_limited += 1
             response = error_reply(429, "request.rate-limited", "Too many requests")

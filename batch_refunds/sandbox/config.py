@@ -26,6 +26,7 @@ class SandboxConfig:
     secret: str | None = field(default=None, repr=False)
     latency_ms: int = 0
     rate_limit_per_s: int | None = None
+    rate_burst: int | None = None
     fail_rate: float = 0.0
     drop_after_commit_rate: float = 0.0
     payment_refunds: PaymentRefunds = "auto"

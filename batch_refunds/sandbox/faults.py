@@ -22,6 +22,7 @@ RATE_WINDOW_MS = 1000
 class Knobs:
     latency_ms: int = 0
     rate_limit_per_s: int | None = None
+    rate_burst: int | None = None
     fail_rate: float = 0.0
     drop_after_commit_rate: float = 0.0
     payment_refunds: PaymentRefunds = "auto"
@@ -40,6 +41,11 @@ class Knobs:
             raise ValueError(f"rate_limit_per_s must be an integer or null, got {limit!r}")
         if limit is not None and limit < 1:
             raise ValueError(f"rate_limit_per_s must be >= 1 or null, got {limit}")
+        burst = self.rate_burst
+        if burst is not None and (isinstance(burst, bool) or not isinstance(burst, int)):
+            raise ValueError(f"rate_burst must be an integer or null, got {burst!r}")
+        if burst is not None and burst < 1:
+            raise ValueError(f"rate_burst must be >= 1 or null, got {burst}")
         for name in ("fail_rate", "drop_after_commit_rate"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -66,19 +72,29 @@ class Knobs:
 
 
 class RateLimiter:
-    """A sliding one-second window over the sandbox clock.
+    """``rate_limit_per_s`` over the sandbox clock, in one of two shapes.
 
-    A sliding log rather than a token bucket: it never lets a burst of twice the limit
-    through at a window edge, so a client that passes here paces honestly.
+    Without a burst (the default): a sliding log of the last second. It never lets twice
+    the limit through at a window edge, so a client that passes here paces honestly; but
+    it accepts the whole second's allowance at once, so a client that sends in bursts
+    passes too.
+
+    With ``burst``: a token bucket that holds at most ``burst`` requests and refills at
+    ``limit_per_s``, as API gateways do. Only a client that spreads its requests evenly
+    gets the full rate, which is what tells a smooth pacer from a bursty one.
     """
 
     def __init__(self) -> None:
         self._accepted: deque[int] = deque()
+        self._tokens = 0.0
+        self._refilled_ms: int | None = None
 
-    def check(self, now_ms: int, limit_per_s: int | None) -> int | None:
+    def check(self, now_ms: int, limit_per_s: int | None, burst: int | None = None) -> int | None:
         """Record a request; ``None`` if allowed, else whole seconds to wait (>= 1)."""
         if limit_per_s is None:
             return None
+        if burst is not None:
+            return self._bucket(now_ms, limit_per_s, burst)
         while self._accepted and self._accepted[0] <= now_ms - RATE_WINDOW_MS:
             self._accepted.popleft()
         if len(self._accepted) < limit_per_s:
@@ -86,6 +102,21 @@ class RateLimiter:
             return None
         # Retry-After is whole seconds; rounding up means obeying it always succeeds.
         wait_ms = self._accepted[0] + RATE_WINDOW_MS - now_ms
+        return max(1, math.ceil(wait_ms / 1000))
+
+    def _bucket(self, now_ms: int, limit_per_s: int, burst: int) -> int | None:
+        if self._refilled_ms is None:
+            self._tokens = float(burst)  # a fresh bucket starts full
+        else:
+            elapsed_ms = max(0, now_ms - self._refilled_ms)
+            self._tokens += elapsed_ms * limit_per_s / RATE_WINDOW_MS
+        # Also caps a bucket filled under a larger burst that was lowered at run time.
+        self._tokens = min(self._tokens, float(burst))
+        self._refilled_ms = now_ms
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return None
+        wait_ms = (1.0 - self._tokens) * RATE_WINDOW_MS / limit_per_s
         return max(1, math.ceil(wait_ms / 1000))
 
 
