@@ -25,6 +25,7 @@ from batch_refunds.errors import (
     CONFIGURATION_ERRORS,
     ApiRefused,
     ApiUnavailable,
+    JournalUnwritable,
     NotFound,
     SmartpayError,
     UnusableAnswer,
@@ -100,6 +101,12 @@ class Stopper:
     consecutive: int = 0
     tripped: bool = False
     misconfigured: SmartpayError | None = None
+    unwritable: JournalUnwritable | None = None
+
+    def journal(self, exc: JournalUnwritable) -> None:
+        """The journal can't commit: no intent can be made durable, so nothing more is sent."""
+        if self.unwritable is None:
+            self.unwritable = exc
 
     def configuration(self, exc: SmartpayError) -> None:
         """The key or the API prefix is wrong (see ``errors.CONFIGURATION_ERRORS``): every
@@ -116,6 +123,8 @@ class Stopper:
         self.consecutive = 0
 
     def reason(self) -> tuple[str, str] | None:
+        if self.unwritable is not None:
+            return (self.unwritable.code, f"{self.unwritable.message}; this row was not sent")
         if self.misconfigured is not None:
             return (
                 "run.misconfigured",
@@ -133,6 +142,8 @@ class Stopper:
 
     def summary(self) -> str | None:
         """Why the run as a whole ended early, for the person reading its summary."""
+        if self.unwritable is not None:
+            return f"{self.unwritable.message}; rows not yet sent are failed"
         if self.misconfigured is not None:
             return f"{self.misconfigured.message}; rows not yet sent are failed — fix it and re-run"
         if self.requested.is_set():
@@ -200,6 +211,7 @@ class Planner:
                     f"{format_yen(self.max_amount)}",
                 )
                 continue
+            await self.journal.settled(identity=p.identity)
             done = self.journal.completion(p.identity)
             if done is not None:
                 p.action = Action.DONE
@@ -262,6 +274,7 @@ class Planner:
             return
         p.refundable_before = sum(c.remaining() for c in candidates)
 
+        await self.journal.settled(identity=p.identity)
         intents = self.journal.intents_for(p.identity)
         in_flight: list[Refund] = []
         for intent in (i for i in intents if i.state == PENDING):
@@ -282,6 +295,7 @@ class Planner:
         if in_flight:
             fail(p, "refund.pending", pending_message(in_flight[0]))
             return
+        await self.journal.settled(identity=p.identity)  # the answers just recorded
         intents = self.journal.intents_for(p.identity)
         succeeded = [i for i in intents if i.state == SUCCEEDED]
         p.already_amount = sum(i.amount for i in succeeded)
@@ -418,6 +432,7 @@ class Planner:
                         fetched[item] = await self.api.get_refund(item)
                     except NotFound:
                         continue
+            await self.journal.settled(payment=payment.id)
             journal_refunds = self.journal.refunds_on_payment(payment.id)
             views.append(view_payment(payment, fetched=fetched, journal_refunds=journal_refunds))
         return OrderView(order_id, views)
@@ -428,7 +443,11 @@ class Planner:
         the payment's creation, before anything is planned: a lost journal must not let a
         row be refunded again, nor hide a refund made under its reference."""
         unlisted = [v for v in view.payments if not v.complete]
-        if not unlisted or all(self.journal.intents_for(p.identity) for p in rows):
+        if not unlisted:
+            return
+        for p in rows:
+            await self.journal.settled(identity=p.identity)
+        if all(self.journal.intents_for(p.identity) for p in rows):
             return
         for payment in unlisted:
             self._raise_if_stopped()
