@@ -116,6 +116,8 @@ class GroupCommitter:
     def __init__(self, path: Path, *, before_commit: BeforeCommit | None = None) -> None:
         # Used by the writer thread only, once built.
         self._db = configure(connect(path, check_same_thread=False))
+        self.synchronous: int = self._db.execute("PRAGMA synchronous").fetchone()[0]
+        """As SQLite reports it: 2 is FULL (each commit fsynced before it returns)."""
         self._before_commit = before_commit
         self._cond = threading.Condition()
         self._queue: list[Sequence[Statement]] = []

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from batch_refunds.journal import Journal
+from batch_refunds.journal_writer import GroupCommitter
 from batch_refunds.models import Status
 from batch_refunds.progress import Progress
 from batch_refunds.runner import RunHooks, RunOptions, RunResult, run_batch
@@ -68,13 +69,14 @@ class Harness:
         hooks = options.pop("hooks", None) or RunHooks()
         stop = options.pop("stop", None)
         wrap = options.pop("wrap_api", None)
+        writer = options.pop("journal_writer", GroupCommitter)
         hooks.request_counts = progress.request_counts
         out_dir = options.pop("out_dir", self.tmp / f"report-{self.runs}")
         run_options = RunOptions(input_path=path, out_dir=out_dir, mode=mode, **options)
         async with SmartpayClient(
             config, hook=progress.on_event, clock=self.time.clock, sleep=self.time.sleep
         ) as client:
-            with Journal(self.journal_path) as journal:
+            with Journal(self.journal_path, writer=writer) as journal:
                 api = client if wrap is None else wrap(client)
                 return await run_batch(
                     run_options, api=api, journal=journal, hooks=hooks, stop=stop
