@@ -11,8 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from batch_refunds import identity as ids
+from batch_refunds.journal import PENDING, Intent, Journal
 from batch_refunds.journal_writer import GroupCommitter
-from batch_refunds.models import CreateRefund, Refund, Status
+from batch_refunds.models import CreateRefund, Refund, RefundRequest, Status
 from tests.core.journal_fakes import Batch, ManualWriter, writes_intent_answers
 from tests.run.conftest import Harness, statuses
 
@@ -146,3 +148,24 @@ async def test_a_writer_thread_that_fails_mid_run_ends_the_run_cleanly(harness: 
     assert set(statuses(result)) <= {Status.REFUNDED, Status.FAILED}
     keys = {key for _scope, key in harness.server.state.idempotency}
     assert keys <= committed_keys(harness.journal_path)
+
+
+async def test_after_the_journal_fails_not_even_a_resumed_row_is_sent(harness: Harness) -> None:
+    """A row resuming an earlier run's unanswered intent (already on disk) is not sent once
+    the journal has failed either: its answer could not be recorded."""
+    first_oid, _ = harness.order(3000, 3000)
+    oid, (pid,) = harness.order(3000, 3000)
+    request = RefundRequest(row=3, order_id=oid, payment_id=None, amount=1000, reference="CR-1")
+    identity = ids.row_identity(request, 1)
+    with Journal(harness.journal_path) as journal:
+        journal.record_intents([
+            Intent(key=ids.idempotency_key(identity, pid), identity=identity, generation=0,
+                   run_id="crashed", row=3, order_id=oid, payment_id=pid, amount=1000,
+                   reference="CR-1", state=PENDING)
+        ])  # fmt: skip
+    path = harness.write([(first_oid, None, 1000, "R-0"), (oid, None, 1000, "CR-1")])
+    result = await SlowDisk(fails_on=writes_intent_answers).run(harness, path, concurrency=1)
+    assert [(o.status, o.error_code) for o in result.outcomes] == [
+        (Status.REFUNDED, None), (Status.FAILED, "journal.unwritable")
+    ]  # fmt: skip
+    assert harness.refunds(pid) == []
