@@ -345,6 +345,7 @@ class Journal:
         self._unsaved_marks: dict[str, _Mark] = {}
         self._next_prune = _PRUNE_EVERY
         self._last = 0  # the latest submission
+        self._recorded: dict[str, tuple[str, str]] = {}  # intents recorded here, not yet answered
 
     def _check_identity(self) -> None:
         """Refuse a journal that is not the one ``<journal>.id`` remembers (see module doc)."""
@@ -530,11 +531,6 @@ class Journal:
             with suppress(JournalUnwritable):
                 await self._writer.wait_async(seq)
 
-    async def flush(self) -> None:
-        """Wait for every write submitted so far (``JournalUnwritable`` if it failed)."""
-        if self._last > self._writer.committed:
-            await self._writer.wait_async(self._last)
-
     # --- runs ---------------------------------------------------------------------------
 
     def start_run(
@@ -671,10 +667,14 @@ class Journal:
             *tags,
         )  # fmt: skip
         assert commit is not None
+        for i in batch:  # answered once, mostly: forgotten then (a later one looks it up)
+            self._recorded[i.key] = (_tag_identity(i.identity), _tag_payment(i.payment_id))
         return commit
 
     def _intent_tags(self, key: str) -> tuple[str, ...]:
         """What a write to intent ``key`` touches, for the reads that must wait for it."""
+        if (owner := self._recorded.pop(key, None)) is not None:
+            return owner
         row = self._db.execute(
             "SELECT identity, payment_id FROM intents WHERE key=?", (key,)
         ).fetchone()
