@@ -9,12 +9,14 @@ next batch gathers, so under load one fsync carries many rows' writes, and at re
 waits for nothing but its own fsync (no timer, no batch size to tune).
 
 Why a thread and not a queue drained once per event-loop tick: both share fsyncs, but a
-drain on the loop still runs the fsync on the loop's thread and freezes every request in
-flight for its duration. Measured side by side on this project's 2-core VM, 20,000 rows
-of journal writes (an awaited intent plus the answer, completion and outcome, 8 at a
-time): one commit per write on the loop ≈ 600 rows/s, a per-tick drain on the loop ≈ 3,900
-rows/s with the loop blocked ≈ 45 % of the time, this thread ≈ 5,000 rows/s with the loop
-blocked only for the Python side of the queue (sqlite3 releases the GIL while it fsyncs).
+drain on the loop runs the fsync on the loop's thread and freezes every request in flight
+while it lasts. Measured side by side (2-core VM shared with other work, 2,000 rows of
+journal writes from 8 tasks — an awaited intent, then answer, completion and outcome in
+one transaction; medians of 5, of 3 for the first): one commit per write on the loop (the journal before
+this module) ≈ 410 rows/s; a per-tick drain on the loop ≈ 6,900 rows/s, with the loop
+blocked inside COMMIT 67 % of the wall time; this thread ≈ 5,500 rows/s with the loop
+free (sqlite3 releases the GIL while it fsyncs). The drain wins only when nothing else
+needs the loop, which in a run is never.
 
 A caller waits for a commit with ``wait`` (blocking; for a plain script, a test, or once
 per run) or ``await wait_async`` (the event loop keeps serving every other request). A
