@@ -12,8 +12,8 @@ Why a thread and not a queue drained once per event-loop tick: both share fsyncs
 drain on the loop runs the fsync on the loop's thread and freezes every request in flight
 while it lasts. Measured side by side (2-core VM shared with other work, 2,000 rows of
 journal writes from 8 tasks — an awaited intent, then answer, completion and outcome in
-one transaction; medians of 5, of 3 for the first): one commit per write on the loop (the journal before
-this module) ≈ 410 rows/s; a per-tick drain on the loop ≈ 6,900 rows/s, with the loop
+one transaction; medians of 5, of 3 for the first): one commit per write on the loop (the
+journal before this module) ≈ 410 rows/s; a per-tick drain on the loop ≈ 6,900 rows/s, with the loop
 blocked inside COMMIT 67 % of the wall time; this thread ≈ 5,500 rows/s with the loop
 free (sqlite3 releases the GIL while it fsyncs). The drain wins only when nothing else
 needs the loop, which in a run is never.
