@@ -8,7 +8,8 @@ Two ways through, with the same result:
 ``plan_and_execute``
     each order is planned and sent straight away, for runs that need no total first.
 
-Sending: a row's parts are committed to the journal *before* its first POST, each POST
+Sending: a row's parts are committed to the journal *before* its first POST (the only
+write a POST waits for; answers, completions and outcomes are queued behind it), each POST
 carries a key derived from the row's identity and part, and at most one POST is in flight
 per payment. An unanswered POST stays ``pending`` in the journal: the next run looks the
 refund up before it sends again with the same key, so a lost response never becomes a second
@@ -28,7 +29,13 @@ from batch_refunds import identity as ids
 from batch_refunds.allocation import Part
 from batch_refunds.api import SmartpayApi
 from batch_refunds.attempts import counting
-from batch_refunds.errors import CONFIGURATION_ERRORS, AnswerMismatch, ApiRefused, SmartpayError
+from batch_refunds.errors import (
+    CONFIGURATION_ERRORS,
+    AnswerMismatch,
+    ApiRefused,
+    JournalUnwritable,
+    SmartpayError,
+)
 from batch_refunds.journal import ANOTHER_JOURNAL, PENDING, Intent, Journal
 from batch_refunds.ledger import pending_message
 from batch_refunds.models import (
@@ -159,19 +166,33 @@ class Engine:
     async def _send_row(self, p: RowPlan) -> RowOutcome:
         """Send a row's parts and settle the journal in one commit (a lost settlement only
         leaves intents pending, which the next run looks up before sending)."""
+        if (unwritable := self.journal.failure) is not None:
+            self._stopper.journal(unwritable)  # a resumed row's answer could not be recorded
         if (reason := self._stopper.reason()) is not None:
             outcome = self._outcome(p, Status.FAILED, 0, p.already_ids, 0, *reason)
             self._record_unsent(outcome)
             return outcome
         if p.action is Action.SEND:
-            self.journal.record_intents(
-                Intent(
-                    key=key, identity=p.identity, generation=p.generation, run_id=self.run_id,
-                    row=p.request.row, order_id=p.request.order_id, payment_id=part.payment_id,
-                    amount=part.amount, reference=p.reference, state=PENDING,
-                )
-                for key, part in zip(p.keys, p.parts, strict=True)
-            )  # fmt: skip
+            try:
+                # The one wait for the disk: this row's intents, in a commit shared with
+                # whatever other rows submitted meanwhile (see ``journal``).
+                await self.journal.record_intents(
+                    Intent(
+                        key=key, identity=p.identity, generation=p.generation,
+                        run_id=self.run_id, row=p.request.row, order_id=p.request.order_id,
+                        payment_id=part.payment_id, amount=part.amount, reference=p.reference,
+                        state=PENDING,
+                    )
+                    for key, part in zip(p.keys, p.parts, strict=True)
+                )  # fmt: skip
+            except JournalUnwritable as exc:
+                self._stopper.journal(exc)
+                outcome = self._outcome(
+                    p, Status.FAILED, 0, p.already_ids, 0, exc.code,
+                    f"{exc.message}; nothing was sent for this row",
+                )  # fmt: skip
+                self._record_unsent(outcome)
+                return outcome
         succeeded: list[tuple[str, Refund]] = []
         refused: list[tuple[str, str, str]] = []
         unusable: list[tuple[str, str, str]] = []

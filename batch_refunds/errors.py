@@ -8,6 +8,8 @@ Grouped by what the caller can do about it::
     ├── JournalBusy            another run holds the journal; try again once it has ended
     ├── InputFileError         the spreadsheet as a whole can't be read (row errors are values,
     │                          not exceptions: see ``intake``)
+    ├── JournalUnwritable      the journal's writer failed (disk full, I/O error): no intent
+    │                          can be made durable, so nothing more may be sent
     └── SmartpayError          anything that came from talking to Smartpay
         ├── ApiRefused         the server said no (4xx); retrying the same request won't help
         │   ├── BadRequest         400 request.invalid / request.malformed
@@ -86,6 +88,17 @@ class InputFileError(BatchRefundsError):
     def __init__(self, message: str, *, code: str = "input.file") -> None:
         super().__init__(message)
         self.code = code
+        self.message = message
+
+
+class JournalUnwritable(BatchRefundsError):
+    """The journal could not commit a write; ``message`` says why (never the secret: the
+    journal holds none). Every later write fails the same way."""
+
+    code = "journal.unwritable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
         self.message = message
 
 

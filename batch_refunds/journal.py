@@ -1,15 +1,39 @@
 """The journal: a SQLite file that remembers every run, every refund intent and every outcome.
 
-It is what makes a run exactly-once across crashes. The order of writes is the promise:
+It is what makes a run exactly-once across crashes. What must be on the disk, and when:
 
-1. ``record_intents`` commits a row's parts (idempotency key, payment, amount, reference)
-   *before* any refund POST for them is sent;
-2. ``mark_succeeded`` / ``mark_refused`` record what Smartpay answered;
-3. ``complete`` records that a row identity is fully refunded, so no later run sends for it.
+1. ``record_intents`` submits a row's parts (idempotency key, payment, amount, reference);
+   the engine awaits the returned ``Commit`` *before* any refund POST for them: that
+   commit is a real ``synchronous=FULL`` commit (the WAL fsynced). This is the one write a
+   POST waits for, and the only one that must be durable first: a refund Smartpay makes
+   for a part the journal has never heard of could not be found again by a run that lost
+   its answer (nothing would say to look).
+2. ``mark_succeeded`` / ``mark_refused`` (what Smartpay answered), ``complete`` (the row
+   is fully refunded) and ``record_outcome`` (its report line) may lag: they are queued and
+   reach the disk with a later commit, never before the intent they follow (one writer,
+   one queue, in order). Losing them costs no money: an intent left ``pending`` means "sent,
+   answer unknown", and the next run looks the refund up on Smartpay — on the payment's
+   refunds, or by its reference and the ``batch_refunds_row`` marker, both re-derived from
+   the row — before it sends again with the same key; a row whose parts are all answered
+   but not completed is completed from them. The tests lose every write after the intents
+   and re-run after Smartpay has forgotten the keys.
 
-An intent left ``pending`` means "sent, answer unknown": the next run must look for the
-refund on Smartpay before it sends again (with the same key). WAL mode with
-``synchronous=FULL`` makes each commit durable before the POST that follows it.
+Many rows share a commit (``journal_writer``): a POST waits only for the commit carrying its
+own intent, and the event loop never waits for an fsync. A ``kill -9`` loses only what was
+still queued (the process dies, the OS keeps every committed write). A power loss or a
+kernel crash loses the same — every commit already returned was fsynced — plus, at worst,
+the ``<journal>.id`` file's last rewrite (refused at the next start with the file named,
+never a refund). Either way the next run pays in lookups, never in refunds: the report of
+the run that died is missing (its rows are re-reported by the next run), and refunds whose
+answer was lost are credited to the run that sent them when found.
+
+Reads (``intents_for``, ``completion``, ``refunds_on_payment``) see every write made
+through this ``Journal``, committed or not: a read of a row identity or payment first waits
+for any queued write touching it (``settled`` waits without blocking the event loop), so a
+planner never reads a state older than one it wrote. ``outcomes`` and
+``refunds_credited_to`` add what is still queued. If the writer fails (disk full, an I/O
+error), ``failure`` says why, every later ``Commit`` raises ``JournalUnwritable``, no
+intent can be committed and so nothing more is sent; the report still lists every row.
 
 A refund is *credited* to the run whose own request got Smartpay's answer creating it; one
 found by looking up an unanswered request is credited to the run that sent that request
@@ -20,11 +44,12 @@ One run at a time per journal: ``JournalLock`` takes an OS file lock beside the 
 which the OS drops by itself if the process dies, so a ``kill -9`` never leaves it stuck.
 
 A journal is never silently replaced. Beside it, ``<journal>.id`` names the journal (an id
-kept in its ``meta`` table too) and the last run it recorded. A journal that is missing that
-id or that run — emptied, truncated, swapped for another file, or missing its ``-wal`` file
-— is refused with a message, because a fresh journal forgets which refunds were sent.
-A file that is not a readable SQLite database, or a folder that can't be written, is a
-``ConfigError`` naming the path. sqlite3 lives here only.
+kept in its ``meta`` table too) and the last run it recorded (written only after that run's
+record is committed). A journal that is missing that id or that run — emptied, truncated,
+swapped for another file, or missing its ``-wal`` file — is refused with a message, because
+a fresh journal forgets which refunds were sent. A file that is not a readable SQLite
+database, or a folder that can't be written, is a ``ConfigError`` naming the path. sqlite3
+lives here and in ``journal_writer`` only.
 """
 
 from __future__ import annotations
@@ -34,14 +59,15 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from batch_refunds.errors import ConfigError, JournalBusy
+from batch_refunds.errors import ConfigError, JournalBusy, JournalUnwritable
 from batch_refunds.identity import MARKER_KEY
+from batch_refunds.journal_writer import GroupCommitter, Statement, Writer, configure, connect
 from batch_refunds.models import (
     CURRENCY,
     Refund,
@@ -243,23 +269,67 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(v for v in value.split(";") if v)
 
 
-class Journal:
-    """Typed access to the journal database. Not thread-safe: one event loop uses it."""
+class Commit:
+    """A submitted write: ``await`` it (or ``wait()``) for its commit to reach the disk.
 
-    def __init__(self, path: Path) -> None:
+    Raises ``JournalUnwritable`` if it never will. Ignoring it leaves the write queued: it
+    still lands in order, and any read of what it touched waits for it."""
+
+    def __init__(self, writer: Writer, seq: int) -> None:
+        self._writer, self.seq = writer, seq
+
+    def wait(self) -> None:
+        self._writer.wait(self.seq)
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._writer.wait_async(self.seq).__await__()
+
+
+@dataclass(slots=True)
+class _Mark:
+    """A refund recorded for an intent, kept until its commit lands (``refunds_credited_to``)."""
+
+    seq: int
+    refund_id: str
+    created_at: int
+    row: int
+    credited_run_id: str
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Writes gathered by ``transaction()``, submitted together when it ends."""
+
+    statements: list[Statement] = field(default_factory=list)
+    tags: set[str] = field(default_factory=set)
+    outcomes: list[tuple[str, RowOutcome]] = field(default_factory=list)
+    marks: list[tuple[str, _Mark]] = field(default_factory=list)
+
+
+_PRUNE_EVERY = 4096  # submissions between sweeps of what is known to be committed
+
+
+class Journal:
+    """Typed access to the journal database, from one thread (the event loop's).
+
+    Writes go to the writer thread (``journal_writer``) and return at once; reads run on
+    this object's own read-only connection and first wait for any queued write touching
+    the same row identity or payment, so nothing read is older than what was written."""
+
+    def __init__(self, path: Path, *, writer: Callable[[Path], Writer] = GroupCommitter) -> None:
         self.path = path
         self._sidecar = path.with_name(path.name + ".id")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db = connect(path)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"the journal {path} cannot be opened: {_reason(exc)}") from None
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=5000")
+            configure(self._db)
             self._open_schema()
             self._check_identity()
+            self._db.execute("PRAGMA query_only=ON")  # from here on, every write is the writer's
+            self._writer = writer(path)
         except sqlite3.Error as exc:
             self._db.close()
             raise ConfigError(
@@ -269,6 +339,13 @@ class Journal:
         except ConfigError:
             self._db.close()
             raise
+        self._batch: _Batch | None = None
+        self._dirty: dict[str, int] = {}  # tag -> last submission writing it
+        self._unsaved_outcomes: dict[tuple[str, int], tuple[int, RowOutcome]] = {}
+        self._unsaved_marks: dict[str, _Mark] = {}
+        self._next_prune = _PRUNE_EVERY
+        self._last = 0  # the latest submission
+        self._recorded: dict[str, tuple[str, str]] = {}  # intents recorded here, not yet answered
 
     def _check_identity(self) -> None:
         """Refuse a journal that is not the one ``<journal>.id`` remembers (see module doc)."""
@@ -349,7 +426,11 @@ class Journal:
             )
 
     def close(self) -> None:
-        self._db.close()
+        """Commit every queued write (unless the writer failed), then close both connections."""
+        try:
+            self._writer.close()
+        finally:
+            self._db.close()
 
     def __enter__(self) -> Journal:
         return self
@@ -357,18 +438,28 @@ class Journal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def failure(self) -> JournalUnwritable | None:
+        """Why the journal stopped taking writes, once it has: nothing more may be sent."""
+        return self._writer.failure
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Group several writes into one commit (one fsync). Never await inside it: the
-        connection is shared by every row of the run."""
-        with self._tx():
+        """Submit every write made inside the block as one commit (all or none of them).
+        Reads inside it do not see its writes yet."""
+        if self._batch is not None:  # nested: the outer block submits
             yield
+            return
+        self._batch = batch = _Batch()
+        try:
+            yield
+        finally:
+            self._batch = None
+        self._submit(batch)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        if self._db.in_transaction:  # inside transaction(): the outer block commits
-            yield self._db
-            return
+        """A transaction on the read connection, before the writer exists (schema, identity)."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -376,6 +467,69 @@ class Journal:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    # --- the writer's side --------------------------------------------------------------
+
+    def _write(
+        self,
+        sql: str,
+        rows: Sequence[Sequence[object]],
+        *tags: str,
+        outcome: tuple[str, RowOutcome] | None = None,
+        mark: tuple[str, _Mark] | None = None,
+    ) -> Commit | None:
+        batch = self._batch or _Batch()
+        batch.statements.append((sql, rows))
+        batch.tags.update(tags)
+        if outcome is not None:
+            batch.outcomes.append(outcome)
+        if mark is not None:
+            batch.marks.append(mark)
+        if self._batch is None:
+            return self._submit(batch)
+        return None
+
+    def _submit(self, batch: _Batch) -> Commit:
+        seq = self._last = self._writer.submit(batch.statements)
+        for tag in batch.tags:
+            self._dirty[tag] = seq
+        for run_id, outcome in batch.outcomes:
+            self._unsaved_outcomes[(run_id, outcome.row)] = (seq, outcome)
+        for key, mark in batch.marks:
+            mark.seq = seq
+            self._unsaved_marks[key] = mark
+        if seq >= self._next_prune:
+            self._prune()
+            self._next_prune = seq + _PRUNE_EVERY
+        return Commit(self._writer, seq)
+
+    def _prune(self) -> None:
+        committed = self._writer.committed
+        self._dirty = {t: s for t, s in self._dirty.items() if s > committed}
+        self._unsaved_outcomes = {
+            k: v for k, v in self._unsaved_outcomes.items() if v[0] > committed
+        }
+        self._unsaved_marks = {k: m for k, m in self._unsaved_marks.items() if m.seq > committed}
+
+    def _caught_up(self, *tags: str) -> int:
+        """The submission a read of ``tags`` must wait for (0: none is pending)."""
+        seq = max((self._dirty.get(t, 0) for t in tags), default=0)
+        return seq if seq > self._writer.committed else 0
+
+    def _settle(self, *tags: str) -> None:
+        """Block until every queued write of ``tags`` is committed (or the writer failed: then
+        no intent can be committed either, so nothing is sent whatever a read returns)."""
+        if seq := self._caught_up(*tags):
+            with suppress(JournalUnwritable):
+                self._writer.wait(seq)
+
+    async def settled(self, *, identity: str | None = None, payment: str | None = None) -> None:
+        """Wait, without blocking the loop, for queued writes of a row identity or payment to
+        commit, so that the (blocking) read that follows need not wait."""
+        tags = [t for t in (_tag_identity(identity), _tag_payment(payment)) if t]
+        if seq := self._caught_up(*tags):
+            with suppress(JournalUnwritable):
+                await self._writer.wait_async(seq)
 
     # --- runs ---------------------------------------------------------------------------
 
@@ -389,32 +543,42 @@ class Journal:
         rows: int,
         started_at: str,
     ) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO runs (run_id, mode, input_path, input_sha256, rows, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, mode, input_path, input_sha256, rows, started_at),
-            )
+        """Record a run and wait for its commit: ``<journal>.id`` may only name a run the
+        journal really holds."""
+        commit = self._write(
+            "INSERT INTO runs (run_id, mode, input_path, input_sha256, rows, started_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(run_id, mode, input_path, input_sha256, rows, started_at)],
+        )
+        assert commit is not None, "start_run inside transaction()"
+        commit.wait()
         journal_id = self._db.execute("SELECT value FROM meta WHERE key='journal_id'").fetchone()
         self._write_sidecar(journal_id[0], run_id)
 
     def finish_run(self, summary: RunSummary, report_dir: str | None) -> None:
+        """Record how a run ended and wait for every write of it to commit. A journal that
+        failed meanwhile keeps the run unfinished (its report says why)."""
         counts = {status.value: n for status, n in summary.counts}
         totals = {"requested": summary.requested_total, "refunded": summary.refunded_total}
-        with self._tx() as db:
-            db.execute(
-                "UPDATE runs SET finished_at=?, exit_code=?, summary_json=?, report_dir=?"
-                " WHERE run_id=?",
+        commit = self._write(
+            "UPDATE runs SET finished_at=?, exit_code=?, summary_json=?, report_dir=?"
+            " WHERE run_id=?",
+            [
                 (
                     summary.finished_at,
                     summary.exit_code,
                     json.dumps({"counts": counts, "totals": totals}),
                     report_dir,
                     summary.run_id,
-                ),
-            )
+                )
+            ],
+        )
+        if commit is not None:
+            with suppress(JournalUnwritable):
+                commit.wait()
 
     def recent_runs(self, limit: int = 20) -> list[RunRecord]:
+        self._settle_all()
         rows = self._db.execute(
             "SELECT run_id, mode, input_path, rows, started_at, finished_at, exit_code,"
             " summary_json, report_dir FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
@@ -438,6 +602,11 @@ class Journal:
             )  # fmt: skip
         return records
 
+    def _settle_all(self) -> None:
+        if self._last > self._writer.committed:
+            with suppress(JournalUnwritable):
+                self._writer.wait(self._last)
+
     def _live_counts(self, run_id: str) -> dict[str, int]:
         rows = self._db.execute(
             "SELECT status, count(*) FROM outcomes WHERE run_id=? GROUP BY status", (run_id,)
@@ -447,6 +616,7 @@ class Journal:
     # --- intents ------------------------------------------------------------------------
 
     def intents_for(self, identity: str) -> list[Intent]:
+        self._settle(_tag_identity(identity))
         rows = self._db.execute(
             "SELECT key, identity, generation, run_id, row, order_id, payment_id, amount,"
             " reference, state, refund_id, refund_created_at, resolved_run_id, error_code, message"
@@ -461,6 +631,7 @@ class Journal:
 
         Used when Smartpay does not list a payment's refunds.
         """
+        self._settle(_tag_payment(payment_id))
         rows = self._db.execute(
             "SELECT refund_id, amount, reference, identity, refund_created_at FROM intents"
             " WHERE payment_id=? AND state=?",
@@ -474,20 +645,45 @@ class Journal:
             for refund_id, amount, reference, identity, created_at in rows
         }  # fmt: skip
 
-    def record_intents(self, intents: Iterable[Intent]) -> None:
-        """Commit a row's parts before anything is sent for them. Existing keys are kept."""
-        with self._tx() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO intents (key, identity, generation, run_id, row, order_id,"
-                " payment_id, amount, reference, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        i.key, i.identity, i.generation, i.run_id, i.row, i.order_id,
-                        i.payment_id, i.amount, i.reference, PENDING,
-                    )
-                    for i in intents
-                ],
-            )  # fmt: skip
+    def record_intents(self, intents: Iterable[Intent]) -> Commit:
+        """Submit a row's parts; ``await`` the result before sending anything for them (the
+        exactly-once promise). Existing keys are kept. Not inside ``transaction()``: the
+        intents are committed by themselves, not held back by the block."""
+        if self._batch is not None:
+            raise RuntimeError("record_intents inside transaction(): its commit is awaited alone")
+        batch = list(intents)
+        tags = {_tag_identity(i.identity) for i in batch}
+        tags |= {_tag_payment(i.payment_id) for i in batch}
+        commit = self._write(
+            "INSERT OR IGNORE INTO intents (key, identity, generation, run_id, row, order_id,"
+            " payment_id, amount, reference, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    i.key, i.identity, i.generation, i.run_id, i.row, i.order_id,
+                    i.payment_id, i.amount, i.reference, PENDING,
+                )
+                for i in batch
+            ],
+            *tags,
+        )  # fmt: skip
+        assert commit is not None
+        for i in batch:  # answered once, mostly: forgotten then (a later one looks it up)
+            self._recorded[i.key] = (_tag_identity(i.identity), _tag_payment(i.payment_id))
+        return commit
+
+    def _intent_tags(self, key: str) -> tuple[str, ...]:
+        """What a write to intent ``key`` touches, for the reads that must wait for it."""
+        if (owner := self._recorded.pop(key, None)) is not None:
+            return owner
+        row = self._db.execute(
+            "SELECT identity, payment_id FROM intents WHERE key=?", (key,)
+        ).fetchone()
+        if row is None:  # recorded but not yet committed (its caller did not await it)
+            self._settle_all()
+            row = self._db.execute(
+                "SELECT identity, payment_id FROM intents WHERE key=?", (key,)
+            ).fetchone()
+        return (_tag_identity(row[0]), _tag_payment(row[1])) if row else ()
 
     def mark_succeeded(
         self,
@@ -502,35 +698,40 @@ class Journal:
         """Record the refund that answers an intent; ``run_id``/``row`` are the current run's.
 
         ``credited_run_id``: the run that made the refund, when it is not ``run_id`` (a lookup
-        found what an earlier run's request created)."""
-        with self._tx() as db:
-            db.execute(
-                "UPDATE intents SET state=?, refund_id=?, refund_created_at=?, resolved_run_id=?,"
-                " resolved_row=?, credited_run_id=?, error_code=NULL, message=NULL WHERE key=?",
-                (SUCCEEDED, refund_id, created_at, run_id, row, credited_run_id or run_id, key),
-            )
+        found what an earlier run's request created). May lag (see the module doc)."""
+        credited = credited_run_id or run_id
+        self._write(
+            "UPDATE intents SET state=?, refund_id=?, refund_created_at=?, resolved_run_id=?,"
+            " resolved_row=?, credited_run_id=?, error_code=NULL, message=NULL WHERE key=?",
+            [(SUCCEEDED, refund_id, created_at, run_id, row, credited, key)],
+            *self._intent_tags(key),
+            mark=(key, _Mark(0, refund_id, created_at, row, credited)),
+        )
 
     def note_unusable(self, key: str, *, error_code: str, message: str) -> None:
         """Note on a pending intent why the answer to its POST could not be believed. It
         stays pending (the refund may exist); the next run reads the note if its lookup
-        finds no refund exactly as asked."""
-        with self._tx() as db:
-            db.execute(
-                "UPDATE intents SET error_code=?, message=? WHERE key=? AND state=?",
-                (error_code, message, key, PENDING),
-            )
+        finds no refund exactly as asked. May lag like every answer: lost, the intent is an
+        unanswered request again, looked up (a refund with the row's marks holds the row)
+        and otherwise resent under its own key."""
+        self._write(
+            "UPDATE intents SET error_code=?, message=? WHERE key=? AND state=?",
+            [(error_code, message, key, PENDING)],
+            *self._intent_tags(key),
+        )
 
     def mark_refused(self, key: str, *, error_code: str, message: str, run_id: str) -> None:
-        with self._tx() as db:
-            db.execute(
-                "UPDATE intents SET state=?, error_code=?, message=?, resolved_run_id=?"
-                " WHERE key=?",
-                (REFUSED, error_code, message, run_id, key),
-            )
+        """Record that Smartpay refused an intent. May lag (see the module doc)."""
+        self._write(
+            "UPDATE intents SET state=?, error_code=?, message=?, resolved_run_id=? WHERE key=?",
+            [(REFUSED, error_code, message, run_id, key)],
+            *self._intent_tags(key),
+        )
 
     # --- completions --------------------------------------------------------------------
 
     def completion(self, identity: str) -> Completion | None:
+        self._settle(_tag_identity(identity))
         row = self._db.execute(
             "SELECT identity, run_id, row, refunded_amount, refund_ids FROM completions"
             " WHERE identity=?",
@@ -549,60 +750,104 @@ class Journal:
         refunded_amount: Yen,
         refund_ids: Iterable[str],
     ) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO completions"
-                " (identity, run_id, row, refunded_amount, refund_ids) VALUES (?, ?, ?, ?, ?)",
-                (identity, run_id, row, refunded_amount, _ids(refund_ids)),
-            )
+        """Record that a row identity is fully refunded. May lag (see the module doc)."""
+        self._write(
+            "INSERT OR IGNORE INTO completions"
+            " (identity, run_id, row, refunded_amount, refund_ids) VALUES (?, ?, ?, ?, ?)",
+            [(identity, run_id, row, refunded_amount, _ids(refund_ids))],
+            _tag_identity(identity),
+        )
 
     # --- outcomes -----------------------------------------------------------------------
 
     def record_outcome(self, run_id: str, outcome: RowOutcome) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO outcomes (run_id, row, status, order_id, payment_ids,"
-                " currency, requested_amount, refundable_before, refunded_amount, refund_ids,"
-                " error_code, message, reference, attempts, already_refunded)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id, outcome.row, outcome.status.value, outcome.order_id,
-                    _ids(outcome.payment_ids), outcome.currency, outcome.requested_amount,
-                    outcome.refundable_before, outcome.refunded_amount, _ids(outcome.refund_ids),
-                    outcome.error_code, outcome.message, outcome.reference, outcome.attempts,
-                    outcome.already_refunded,
-                ),
-            )  # fmt: skip
+        """A row's line of the report. May lag (see the module doc)."""
+        self._write(_OUTCOME_SQL, [_outcome_params(run_id, outcome)], outcome=(run_id, outcome))
 
     def record_outcomes(self, run_id: str, outcomes: Iterable[RowOutcome]) -> None:
         """Many outcomes in one commit."""
-        with self._tx():
+        with self.transaction():
             for outcome in outcomes:
                 self.record_outcome(run_id, outcome)
 
     def outcomes(self, run_id: str) -> list[RowOutcome]:
+        """Every outcome recorded for a run, those still on their way to the disk included
+        (all of them, if the writer failed: the report still lists every row)."""
+        committed = self._writer.committed  # before the read: an overlap is merged, not lost
+        unsaved = {
+            row: outcome
+            for (run, row), (seq, outcome) in self._unsaved_outcomes.items()
+            if run == run_id and seq > committed
+        }
         rows = self._db.execute(
             "SELECT row, status, order_id, payment_ids, currency, requested_amount,"
             " refundable_before, refunded_amount, refund_ids, error_code, message, reference,"
             " attempts, already_refunded FROM outcomes WHERE run_id=? ORDER BY row",
             (run_id,),
         ).fetchall()
-        return [
-            RowOutcome(
+        saved = {
+            r[0]: RowOutcome(
                 row=r[0], status=Status(r[1]), order_id=r[2], payment_ids=_split(r[3]),
                 currency=r[4], requested_amount=r[5], refundable_before=r[6],
                 refunded_amount=r[7], refund_ids=_split(r[8]), error_code=r[9], message=r[10],
                 reference=r[11], attempts=r[12], already_refunded=r[13],
             )
             for r in rows
-        ]  # fmt: skip
+        }  # fmt: skip
+        merged = {**saved, **unsaved}
+        return [merged[row] for row in sorted(merged)]
 
     def refunds_credited_to(self, run_id: str) -> list[RefundRecord]:
-        """The refunds this run made, for the report's Refunds sheet and its refunded total."""
+        """The refunds this run made, for the report's Refunds sheet and its refunded total
+        (those whose record is still on its way to the disk included)."""
+        committed = self._writer.committed
+        unsaved = {
+            key: m for key, m in self._unsaved_marks.items()
+            if m.credited_run_id == run_id and m.seq > committed
+        }  # fmt: skip
         rows = self._db.execute(
             "SELECT refund_id, resolved_row, order_id, payment_id, amount, reference,"
-            " refund_created_at FROM intents WHERE credited_run_id=? AND state=?"
+            " refund_created_at, key FROM intents WHERE credited_run_id=? AND state=?"
             " ORDER BY resolved_row, rowid",
             (run_id, SUCCEEDED),
         ).fetchall()
-        return [RefundRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or 0) for r in rows]
+        records = [(r[1], RefundRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or 0))
+                   for r in rows if r[7] not in unsaved]  # fmt: skip
+        for key, m in unsaved.items():
+            intent = self._db.execute(
+                "SELECT order_id, payment_id, amount, reference FROM intents WHERE key=?", (key,)
+            ).fetchone()
+            if intent is not None:  # an intent is committed before its POST: always found
+                order_id, payment_id, amount, reference = intent
+                record = RefundRecord(
+                    m.refund_id, m.row, order_id, payment_id, amount, reference, m.created_at
+                )
+                records.append((m.row, record))
+        records.sort(key=lambda r: r[0])  # stable: by row, then as recorded
+        return [record for _, record in records]
+
+
+_OUTCOME_SQL = (
+    "INSERT OR REPLACE INTO outcomes (run_id, row, status, order_id, payment_ids,"
+    " currency, requested_amount, refundable_before, refunded_amount, refund_ids,"
+    " error_code, message, reference, attempts, already_refunded)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _outcome_params(run_id: str, outcome: RowOutcome) -> tuple[object, ...]:
+    return (
+        run_id, outcome.row, outcome.status.value, outcome.order_id,
+        _ids(outcome.payment_ids), outcome.currency, outcome.requested_amount,
+        outcome.refundable_before, outcome.refunded_amount, _ids(outcome.refund_ids),
+        outcome.error_code, outcome.message, outcome.reference, outcome.attempts,
+        outcome.already_refunded,
+    )  # fmt: skip
+
+
+def _tag_identity(identity: str | None) -> str:
+    return f"i:{identity}" if identity is not None else ""
+
+
+def _tag_payment(payment_id: str | None) -> str:
+    return f"p:{payment_id}" if payment_id is not None else ""

@@ -27,6 +27,7 @@ from batch_refunds.errors import (
     AnswerMismatch,
     ApiRefused,
     ApiUnavailable,
+    JournalUnwritable,
     NotFound,
     SmartpayError,
     UnusableAnswer,
@@ -107,6 +108,12 @@ class Stopper:
     consecutive: int = 0
     tripped: bool = False
     misconfigured: SmartpayError | None = None
+    unwritable: JournalUnwritable | None = None
+
+    def journal(self, exc: JournalUnwritable) -> None:
+        """The journal can't commit: no intent can be made durable, so nothing more is sent."""
+        if self.unwritable is None:
+            self.unwritable = exc
 
     def configuration(self, exc: SmartpayError) -> None:
         """The key or the API prefix is wrong (see ``errors.CONFIGURATION_ERRORS``): every
@@ -123,6 +130,8 @@ class Stopper:
         self.consecutive = 0
 
     def reason(self) -> tuple[str, str] | None:
+        if self.unwritable is not None:
+            return (self.unwritable.code, f"{self.unwritable.message}; this row was not sent")
         if self.misconfigured is not None:
             return (
                 "run.misconfigured",
@@ -140,6 +149,8 @@ class Stopper:
 
     def summary(self) -> str | None:
         """Why the run as a whole ended early, for the person reading its summary."""
+        if self.unwritable is not None:
+            return f"{self.unwritable.message}; rows not yet sent are failed"
         if self.misconfigured is not None:
             return f"{self.misconfigured.message}; rows not yet sent are failed — fix it and re-run"
         if self.requested.is_set():
@@ -210,6 +221,7 @@ class Planner:
                     f"refund ({format_yen(self.max_amount)})",
                 )
                 continue
+            await self.journal.settled(identity=p.identity)
             done = self.journal.completion(p.identity)
             if done is not None:
                 p.action = Action.DONE
@@ -272,6 +284,7 @@ class Planner:
             return
         p.refundable_before = sum(c.remaining() for c in candidates)
 
+        await self.journal.settled(identity=p.identity)
         intents = self.journal.intents_for(p.identity)
         in_flight: list[Refund] = []
         unlike_found: tuple[Intent, Refund] | None = None
@@ -300,6 +313,7 @@ class Planner:
         if unlike_found is not None:
             _hold_unlike_refund(p, *unlike_found)
             return
+        await self.journal.settled(identity=p.identity)  # the answers just recorded
         intents = self.journal.intents_for(p.identity)
         succeeded = [i for i in intents if i.state == SUCCEEDED]
         p.already_amount = sum(i.amount for i in succeeded)
@@ -450,6 +464,7 @@ class Planner:
                         fetched[item] = await self.api.get_refund(item, payment_id=payment.id)
                     except NotFound:
                         continue
+            await self.journal.settled(payment=payment.id)
             journal_refunds = self.journal.refunds_on_payment(payment.id)
             views.append(view_payment(payment, fetched=fetched, journal_refunds=journal_refunds))
         return OrderView(order_id, views)
@@ -460,7 +475,11 @@ class Planner:
         the payment's creation, before anything is planned: a lost journal must not let a
         row be refunded again, nor hide a refund made under its reference."""
         unlisted = [v for v in view.payments if not v.complete]
-        if not unlisted or all(self.journal.intents_for(p.identity) for p in rows):
+        if not unlisted:
+            return
+        for p in rows:
+            await self.journal.settled(identity=p.identity)
+        if all(self.journal.intents_for(p.identity) for p in rows):
             return
         for payment in unlisted:
             self._raise_if_stopped()

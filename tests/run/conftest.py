@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from batch_refunds.journal import Journal
+from batch_refunds.journal_writer import GroupCommitter
 from batch_refunds.models import Mode, Status
 from batch_refunds.runner import RunHooks, RunOptions, RunResult, run_batch
 from batch_refunds.sandbox import SandboxServer
@@ -67,10 +68,11 @@ class Harness:
         stop = options.pop("stop", None)
         grace = {k: options.pop(k) for k in ("stop_grace_s",) if k in options}
         wrap = options.pop("wrap_api", None)
+        writer = options.pop("journal_writer", GroupCommitter)
         out_dir = options.pop("out_dir", self.tmp / f"report-{self.runs}")
         run_options = RunOptions(input_path=path, out_dir=out_dir, mode=mode, **options)
         async with SmartpayClient(config, clock=self.time.clock, sleep=self.time.sleep) as client:
-            with Journal(self.journal_path) as journal:
+            with Journal(self.journal_path, writer=writer) as journal:
                 api = client if wrap is None else wrap(client)
                 return await run_batch(
                     run_options, api=api, journal=journal, hooks=hooks, stop=stop, **grace
