@@ -237,8 +237,6 @@ def test_xlsx_template_formats_ids_as_text_and_amounts_as_yen(tmp_path: Path) ->
     assert formats.pop("amount") == {"#,##0"}
     assert all(f == {"@"} for f in formats.values())
     assert sheet.cell(row=1001, column=1).number_format == "General"
-    widths = {
-        i: d.width for d in sheet.column_dimensions.values() for i in range(d.min, d.max + 1)
-    }
+    widths = {i: d.width for d in sheet.column_dimensions.values() for i in range(d.min, d.max + 1)}
     assert widths == {1: 36.0, 2: 36.0, **dict.fromkeys(range(3, 9), 22.0)}
     assert sheet.cell(row=3, column=3).value == 1500
