@@ -283,8 +283,9 @@ def test_shared_reference_notes_keep_file_order_and_count_the_rest(tmp_path: Pat
     lines = ["order_id,amount,reference"]
     # Reference R-1 is shared by orders A and B; only A's two rows differ in amount.
     lines += ["order_test_B1,700,R-1", "order_test_A1,100,R-1", "order_test_C1,300,R-5"]
-    lines += ["order_test_A1,200,R-1", "order_test_D1,,R-4", "order_test_C1,400,R-5"]
-    lines += ["order_test_D1,50,R-4", "order_test_E1,1,R-6", "order_test_E1,2,R-6"]
+    # R-4's second row comes before R-5's: the notes still follow the first rows.
+    lines += ["order_test_A1,200,R-1", "order_test_D1,,R-4", "order_test_D1,50,R-4"]
+    lines += ["order_test_C1,400,R-5", "order_test_E1,1,R-6", "order_test_E1,2,R-6"]
     lines += ["order_test_F1,1,R-7", "order_test_F1,1,R-7x"]
     path = tmp_path / "r.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -293,10 +294,10 @@ def test_shared_reference_notes_keep_file_order_and_count_the_rest(tmp_path: Pat
         "Rows 3, 5 share the order and the reference R-1 with different amounts: they are "
         "refunded together (¥300 under R-1). If one corrects another, keep only the "
         "corrected line.",
-        "Rows 4, 7 share the order and the reference R-5 with different amounts: they are "
+        "Rows 4, 8 share the order and the reference R-5 with different amounts: they are "
         "refunded together (¥700 under R-5). If one corrects another, keep only the "
         "corrected line.",
-        "Rows 6, 8 share the order and the reference R-4 with different amounts: they are "
+        "Rows 6, 7 share the order and the reference R-4 with different amounts: they are "
         "refunded together (everything that remains under R-4). If one corrects another, "
         "keep only the corrected line.",
         "1 more references are shared by rows of one order with different amounts.",
