@@ -307,8 +307,8 @@ def _shared_reference_notes(requests: tuple[RefundRequest, ...]) -> list[str]:
         if r.reference is not None and (earlier := first.setdefault(r.reference, r)) is not r:
             repeated.setdefault(r.reference, [earlier]).append(r)
     groups: dict[tuple[str, str], list[RefundRequest]] = {}
-    for reference, rows in repeated.items():
-        for r in rows:
+    for reference, under in repeated.items():
+        for r in under:
             groups.setdefault((r.order_id or r.payment_id or "", reference), []).append(r)
     shared = sorted(
         (g for g in groups.values() if len({r.amount for r in g}) > 1), key=lambda g: g[0].row
