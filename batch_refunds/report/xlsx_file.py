@@ -66,9 +66,13 @@ def write_xlsx(report: RunReport, stream: BinaryIO) -> None:
 
     XlsxWriter keeps each sheet's rows in a named temporary file until ``close`` assembles
     the archive, and leaves those files behind if anything fails before that; they live in
-    a directory of our own, removed however this ends.
+    a directory of our own, removed however this ends. (On Windows a row file XlsxWriter
+    still holds open can't be deleted; the error the write stopped for matters more, so a
+    failed clean-up never replaces it.)
     """
-    with tempfile.TemporaryDirectory(prefix="batch-refunds-xlsx-") as scratch:
+    with tempfile.TemporaryDirectory(
+        prefix="batch-refunds-xlsx-", ignore_cleanup_errors=True
+    ) as scratch:
         book = Workbook(
             stream,
             {
