@@ -1,5 +1,9 @@
 """Intake benchmark: ``batch-refunds validate`` on a 1,000,000-row CSV and a 200,000-row xlsx.
 
+The CSV figure is a ratio to ``bench/intake_baseline.py`` (``pandas.read_csv`` and a plain
+loop making the same checks), the two run alternately in this one invocation so that other
+work on the machine slows both alike: validate's time and peak RSS over the baseline's.
+
 Also compares the candidate readers (for the choice of ``csv`` + ``python-calamine`` in
 ``batch_refunds/intake/read.py``). Every measurement runs in its own process so that peak
 RSS is that command's alone. Generated files are cached in ``bench/data/`` (gitignored).
@@ -11,6 +15,7 @@ import csv
 import os
 import platform
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -25,6 +30,8 @@ XLSX_ROWS = 200_000
 REPEATS = 3
 CSV_TARGET_S = 8.0
 CSV_TARGET_RSS_MB = 700
+TIME_RATIO_TARGET = 1.0  # validate's time ÷ the baseline's (bench/intake_baseline.py)
+RSS_RATIO_TARGET = 0.8  # validate's peak RSS ÷ the baseline's
 
 HEADER = ("order_id", "amount", "reason", "description", "reference", "metadata.ticket")
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -139,15 +146,37 @@ def main() -> None:
     print(f"  load average before measuring: {load} (other work on the machine slows wall time)")
     print(f"  {os.cpu_count()} CPUs, {cpu_model}, Python {platform.python_version()}")
     cli = [sys.executable, "-m", "batch_refunds", "validate"]
-    print("batch-refunds validate:")
-    runs = sorted(measure([*cli, str(csv_path)]) for _ in range(REPEATS))
-    for i, run in enumerate(runs, start=1):
-        _report(f"{csv_path.name} ({CSV_ROWS:,} rows) #{i}", *run)
-    wall, _, rss, _ = runs[len(runs) // 2]
+    baseline = [sys.executable, "-m", "bench.intake_baseline"]
+    print(f"{csv_path.name} ({CSV_ROWS:,} rows), alternating, {REPEATS} runs each:")
+    tool_runs, base_runs, tuned_runs = [], [], []
+    for i in range(1, REPEATS + 1):
+        tool_runs.append(measure([*cli, str(csv_path)]))
+        _report(f"batch-refunds validate #{i}", *tool_runs[-1])
+        base_runs.append(measure([*baseline, str(csv_path)]))
+        _report(f"pandas.read_csv + plain loop #{i}", *base_runs[-1])
+        tuned_runs.append(measure([*baseline, "--no-gc", str(csv_path)]))
+        _report(f"  the same, gc disabled #{i}", *tuned_runs[-1])
+    wall, cpu, rss = (statistics.median(run[k] for run in tool_runs) for k in range(3))
+    base_wall, base_cpu, base_rss = (
+        statistics.median(run[k] for run in base_runs) for k in range(3)
+    )
+    tuned_wall, tuned_cpu, tuned_rss = (
+        statistics.median(run[k] for run in tuned_runs) for k in range(3)
+    )
     verdict = "PASS" if wall < CSV_TARGET_S and rss < CSV_TARGET_RSS_MB else "FAIL"
     print(
-        f"  median of {REPEATS}: {wall:.2f} s, {rss:.0f} MB; "
-        f"target < {CSV_TARGET_S:.0f} s and < {CSV_TARGET_RSS_MB} MB: {verdict}"
+        f"  medians: validate {wall:.2f} s wall, {cpu:.2f} s CPU, {rss:.0f} MB; baseline "
+        f"{base_wall:.2f} s wall, {base_cpu:.2f} s CPU, {base_rss:.0f} MB"
+    )
+    print(
+        f"  ratio validate / baseline: time {wall / base_wall:.2f}× wall, {cpu / base_cpu:.2f}× CPU"
+        f" (target ≤ {TIME_RATIO_TARGET}); memory {rss / base_rss:.2f}× peak RSS (target ≤ "
+        f"{RSS_RATIO_TARGET}); absolute target < {CSV_TARGET_S:.0f} s and "
+        f"< {CSV_TARGET_RSS_MB} MB: {verdict}"
+    )
+    print(
+        f"  ratio validate / baseline with gc disabled: time {wall / tuned_wall:.2f}× wall, "
+        f"{cpu / tuned_cpu:.2f}× CPU; memory {rss / tuned_rss:.2f}× peak RSS"
     )
     _report(f"{xlsx_path.name} ({XLSX_ROWS:,} rows)", *measure([*cli, str(xlsx_path)]))
     print("CSV readers (read only, no validation):")

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from batch_refunds.runner import PlanTotals, RunOptions, RunResult
     from batch_refunds.smartpay.config import ClientConfig
 
-# The commands' heavy imports (aiohttp, openpyxl, the engine) happen when a command runs, so
+# The commands' heavy imports (aiohttp, XlsxWriter, the engine) happen when a command runs, so
 # `--help` and the other commands start quickly.
 
 

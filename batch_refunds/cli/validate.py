@@ -135,7 +135,7 @@ def _shown(e: RowError) -> RowError:
 
 def write_invalid_rows(result: LoadResult, directory: Path) -> Path:
     """Write ``invalid_rows.csv`` (row, column, value, code, message) into ``directory``."""
-    # Imported here: the report package loads openpyxl, which validate needs only for --out.
+    # Imported here: the report package loads XlsxWriter, which validate needs only for --out.
     from batch_refunds.report.invalid_rows import write_invalid_rows as write
 
     return write(result.errors, directory)

@@ -10,7 +10,7 @@ be the amount but isn't used), it is refused with the way out named, never read 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,7 +188,7 @@ def load_requests(
         *amount_notes,
         *_sheet_notes(table),
         *total_notes(scan.total_lines, requests, invalid_rows, table.header_row + 1),
-        *_shared_reference_notes(requests),
+        *_shared_reference_notes(requests, scan.same_id),
     ]
     return LoadResult(
         requests=requests,
@@ -294,15 +294,35 @@ def _listed(items: list[str]) -> str:
 SHARED_REFERENCES_SHOWN = 3
 
 
-def _shared_reference_notes(requests: tuple[RefundRequest, ...]) -> list[str]:
+def _shared_reference_notes(
+    requests: tuple[RefundRequest, ...], same_id: list[list[RefundRequest]] | None = None
+) -> list[str]:
     """Rows of one order that share a reference but ask different amounts are refunded
     together (a reference names the refunds under it): say so, since a corrected amount
-    left beside the old line would add up instead of replacing it."""
+    left beside the old line would add up instead of replacing it.
+
+    Such rows share their id, so ``same_id`` (the scan's rows grouped by a shared id) holds
+    them all. Without it, rows are first grouped by a shared reference: one dict entry per
+    reference, no key tuple or list per row (for a million rows those were a third of the
+    load time and 150 MB)."""
+    candidates: Iterable[list[RefundRequest]]
+    if same_id is not None:
+        candidates = same_id
+    else:
+        first: dict[str, RefundRequest] = {}
+        repeated: dict[str, list[RefundRequest]] = {}
+        for r in requests:
+            if r.reference is not None and (earlier := first.setdefault(r.reference, r)) is not r:
+                repeated.setdefault(r.reference, [earlier]).append(r)
+        candidates = repeated.values()
     groups: dict[tuple[str, str], list[RefundRequest]] = {}
-    for r in requests:
-        if r.reference is not None:
-            groups.setdefault((r.order_id or r.payment_id or "", r.reference), []).append(r)
-    shared = [g for g in groups.values() if len({r.amount for r in g}) > 1]
+    for under in candidates:
+        for r in under:
+            if r.reference is not None:
+                groups.setdefault((r.order_id or r.payment_id or "", r.reference), []).append(r)
+    shared = sorted(
+        (g for g in groups.values() if len({r.amount for r in g}) > 1), key=lambda g: g[0].row
+    )
     notes = []
     for group in shared[:SHARED_REFERENCES_SHOWN]:
         rows = ", ".join(str(r.row) for r in group)

@@ -55,6 +55,9 @@ class Scan:
     blank_rows: int
     total_lines: list[TotalLine] = field(default_factory=list)
     kept: KeptCells | None = None
+    same_id: list[list[RefundRequest]] | None = None
+    """When duplicates were looked for: the requests of every id on more than one request,
+    grouped by that id (the index the duplicate check built anyway)."""
 
 
 def duplicate_key(request: RefundRequest) -> DuplicateKey:
@@ -253,7 +256,8 @@ def _scan(
                 )
         requests.append(request)
     cells_kept = KeptCells(first, kept, width) if kept is not None else None
-    return Scan(requests, errors, total, blank, total_lines, cells_kept)
+    same_id = None if allow_duplicate_rows else [g for g in seen.values() if type(g) is list]
+    return Scan(requests, errors, total, blank, total_lines, cells_kept, same_id)
 
 
 def _share_texts(cells: list[object], at: list[int], shared: dict[str, str]) -> None:

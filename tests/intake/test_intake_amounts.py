@@ -274,3 +274,37 @@ def test_rows_sharing_a_reference_with_other_amounts_are_noted(tmp_path: Path) -
     notes = load_requests(path).warnings
     assert any("Rows 2, 3" in n and "¥2,200 under HR-T2" in n for n in notes)
     assert not any("R-9" in n or "R-8" in n for n in notes)
+
+
+@pytest.mark.parametrize("allow_duplicate_rows", [False, True])
+def test_shared_reference_notes_keep_file_order_and_count_the_rest(
+    tmp_path: Path, allow_duplicate_rows: bool
+) -> None:
+    """Groups are noted in the order their first row appears, three at most and then a count;
+    rows of other orders under the same reference are not grouped with them, and a blank
+    amount makes the total "everything that remains". The same whether or not duplicates
+    are looked for (the groups then come from the duplicate check's index of ids)."""
+    lines = ["order_id,amount,reference"]
+    # Reference R-1 is shared by orders A and B; only A's two rows differ in amount.
+    lines += ["order_test_B1,700,R-1", "order_test_A1,100,R-1", "order_test_C1,300,R-5"]
+    # R-4's second row comes before R-5's: the notes still follow the first rows.
+    lines += ["order_test_A1,200,R-1", "order_test_D1,,R-4", "order_test_D1,50,R-4"]
+    lines += ["order_test_C1,400,R-5", "order_test_E1,1,R-6", "order_test_E1,2,R-6"]
+    lines += ["order_test_F1,1,R-7", "order_test_F1,1,R-7x"]
+    lines += ["order_test_G1,5,", "order_test_G1,6,"]  # no reference: nothing shared
+    path = tmp_path / "r.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = load_requests(path, allow_duplicate_rows=allow_duplicate_rows)
+    notes = [n for n in result.warnings if "share the order" in n or "more ref" in n]
+    assert notes == [
+        "Rows 3, 5 share the order and the reference R-1 with different amounts: they are "
+        "refunded together (¥300 under R-1). If one corrects another, keep only the "
+        "corrected line.",
+        "Rows 4, 8 share the order and the reference R-5 with different amounts: they are "
+        "refunded together (¥700 under R-5). If one corrects another, keep only the "
+        "corrected line.",
+        "Rows 6, 7 share the order and the reference R-4 with different amounts: they are "
+        "refunded together (everything that remains under R-4). If one corrects another, "
+        "keep only the corrected line.",
+        "1 more references are shared by rows of one order with different amounts.",
+    ]

@@ -217,3 +217,26 @@ def test_a_column_given_twice_is_refused() -> None:
     )
     with pytest.raises(ConfigError, match="twice"):
         load_options(args)
+
+
+def test_xlsx_template_formats_ids_as_text_and_amounts_as_yen(tmp_path: Path) -> None:
+    """The workbook template: bold frozen header, id and text columns formatted as Text and
+    the amount as #,##0 down to row 1000, so Excel keeps pasted ids as typed."""
+    import openpyxl
+
+    path = tmp_path / "refunds.xlsx"
+    assert main(["template", str(path)]) == 0
+    sheet = openpyxl.load_workbook(path)["Refunds"]
+    header = [cell.value for cell in sheet[1]]
+    assert all(cell.font.bold for cell in sheet[1])
+    assert sheet.freeze_panes == "A2"
+    formats = {
+        name: {sheet.cell(row=r, column=i).number_format for r in (2, 3, 500, 1000)}
+        for i, name in enumerate(header, start=1)
+    }
+    assert formats.pop("amount") == {"#,##0"}
+    assert all(f == {"@"} for f in formats.values())
+    assert sheet.cell(row=1001, column=1).number_format == "General"
+    widths = {i: d.width for d in sheet.column_dimensions.values() for i in range(d.min, d.max + 1)}
+    assert widths == {1: 36.0, 2: 36.0, **dict.fromkeys(range(3, 9), 22.0)}
+    assert sheet.cell(row=3, column=3).value == 1500

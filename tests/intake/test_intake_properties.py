@@ -207,7 +207,11 @@ def _reference_scan(rows: list[tuple[int, list[Cell]]], validator: RowValidator)
             errors.append(duplicate_error(outcome, first))
             continue
         requests.append(outcome)
-    return Scan(requests, errors, len(rows), blank, totals)
+    by_id: dict[str, list[RefundRequest]] = {}
+    for request in requests:
+        by_id.setdefault(request.order_id or request.payment_id or "", []).append(request)
+    same_id = [group for group in by_id.values() if len(group) > 1]
+    return Scan(requests, errors, len(rows), blank, totals, same_id=same_id)
 
 
 @st.composite

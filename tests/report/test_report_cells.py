@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from batch_refunds.models import RefundRecord, RowOutcome, Status
-from batch_refunds.report.cells import FORMULA_TRIGGERS, neutralise, text_cell
+from batch_refunds.report.cells import (
+    FORMULA_TRIGGERS,
+    WIDE_TRIGGERS,
+    neutralise,
+    starts_formula,
+    text_cell,
+)
 from batch_refunds.report.model import iso_utc_ms, refund_cells, row_cells, whole
 
 
@@ -32,13 +39,43 @@ def test_neutralise_examples(text: str, expected: str) -> None:
     assert neutralise(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("＝1+1", "'＝1+1"),  # U+FF1D
+        ('＝HYPERLINK("http://evil.example")', '\'＝HYPERLINK("http://evil.example")'),
+        ("＋81 3 1234", "'＋81 3 1234"),  # U+FF0B
+        ("－2", "'－2"),  # U+FF0D
+        ("＠SUM(A1)", "'＠SUM(A1)"),  # U+FF20
+        ("﹦1", "'﹦1"),  # U+FE66, small equals: NFKC folds it into "=" as well
+        ("返金＝済", "返金＝済"),  # only the first character decides
+        ("−2", "−2"),  # U+2212 MINUS SIGN is no trigger, and NFKC keeps it
+        ("ー", "ー"),  # the katakana long-vowel mark is not a minus
+    ],
+)
+def test_neutralise_full_width_triggers(text: str, expected: str) -> None:
+    """Full-width ＝ ＋ － ＠ (and forms NFKC folds into a trigger) earn the quote too."""
+    assert neutralise(text) == expected
+
+
+def test_every_wide_trigger_is_neutralised() -> None:
+    """Each listed full-width trigger, alone at the start of a cell, is quoted."""
+    assert [neutralise(c + "x") for c in WIDE_TRIGGERS] == ["'＝x", "'＋x", "'－x", "'＠x"]
+
+
+def _would_trigger(text: str) -> bool:
+    return bool(text) and unicodedata.normalize("NFKC", text[0]).startswith(FORMULA_TRIGGERS)
+
+
 @given(st.text())
 def test_neutralised_text_never_starts_with_a_trigger(text: str) -> None:
-    """Whatever the input, the output is inert and the original is recoverable."""
+    """Whatever the input, the output is inert (also after NFKC) and the original is
+    recoverable; only text that starts with a trigger, as typed or once folded, changes."""
     safe = neutralise(text)
-    assert not safe.startswith(FORMULA_TRIGGERS)
+    assert not _would_trigger(safe)
     assert safe in (text, "'" + text)
-    assert (safe != text) == text.startswith(FORMULA_TRIGGERS)
+    assert (safe != text) == (text.startswith(FORMULA_TRIGGERS) or _would_trigger(text))
+    assert starts_formula(text) == (safe != text)
 
 
 def test_text_cell_blank_for_none_and_empty() -> None:
