@@ -173,6 +173,11 @@ class CeilingSearch:
             # Soon after a pause, with a ceiling already measured over full seconds: too
             # little evidence to move it up, enough to say it is no higher than this pace.
             observed = held
+        elif held is not None and not probing and not self.provisional:
+            # Refused while cruising steadily: the second just before is the evidence. The
+            # busiest one may hold a refilled bucket's burst on top of its rate.
+            last = max(started_at - WINDOW_S, self._sending_since)
+            observed = _busiest_second(self._starts, self._rejected, last, started_at)
         self.ceiling = max(self._min_rate, min(observed, self.rate))
         self._set_rate(self.ceiling * (1.0 - self._margin), now)
         if not full and (held is None or self.provisional):
