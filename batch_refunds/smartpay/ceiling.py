@@ -3,28 +3,37 @@
 Smartpay publishes no rate limit, and a user's ``--rate`` is a guess. ``CeilingSearch`` runs at
 that guess until the first 429, and from then on paces just under the limit it has observed:
 
-* **Where 429s began.** On a 429 the ceiling becomes the number of requests the server accepted
-  in the second before it (by their start times), and never more than the pace the 429 came
-  at. A server that counts a sliding second (the sandbox) rejects exactly when that second
-  holds its limit, so the count *is* the limit; for a token bucket it is the refill rate plus
-  what was left of the burst. The pace settles ``CRUISE_MARGIN`` below the ceiling: one 429
-  and one ``Retry-After`` pause, not a halving followed by a slow climb back.
-* **Short evidence.** A 429 less than a second after sending began (the run's start, or the
-  end of a pause) has seen less than a second of accepted requests: the count is only a
-  lower bound (a token bucket's burst is spent in milliseconds). The ceiling is then
-  *provisional*: after ``PROBE_DWELL_S`` without a 429 the pace doubles, and doubles again,
-  until a 429 measured over a full second fixes it. Against a sliding-window limit that costs
-  one extra pause; against a bucket it turns a pace of a handful per second into the real
-  limit within seconds.
+* **Where 429s began.** On a 429 the ceiling becomes the number of requests let through
+  (sent, not refused) in the busiest second of starts before it, and never more than the
+  pace the 429 came at; when nothing got through at all there is nothing to measure, and the
+  pace halves. A server that counts a sliding second (the sandbox) refuses exactly when that
+  second holds its limit, so the count *is* the limit. The pace settles ``CRUISE_MARGIN``
+  below the ceiling: one 429 and one ``Retry-After`` pause, not a halving followed by a slow
+  climb back. A 429 while cruising is judged on the second just before it (the busiest one
+  may hold a refilled bucket's burst).
+* **Short evidence.** A 429 less than a second after sending began (the run's start, or a
+  silence of a full second) has seen less than a second of traffic. If everything sent after
+  it was refused too, a window filled up and the count stands. If a request sent after it
+  got through, the limit refills as it goes (a token bucket, its burst spent in
+  milliseconds) and the count is only a lower bound: the ceiling is *provisional*, and after
+  each ``PROBE_DWELL_S`` without a 429 the pace doubles, until a 429 measured over a full
+  second fixes it.
 * **Probing upward, gently and rarely.** A limit can rise. After ``PROBE_CALM_S`` without a
   429 the pace tries ``PROBE_STEP`` above the ceiling; held for ``PROBE_DWELL_S``, that pace
   becomes the ceiling and the next step (twice as large) follows at once. A probe that earns
   a 429 doubles the wait before the next one (up to ``PROBE_CALM_MAX_S``): every failed probe
   costs one ``Retry-After`` pause of the whole client, so against a fixed limit they grow
   rare fast (30 s, 60 s, 120 s, … then every 5 minutes: well under 1 % of the time).
+* **Jitter is not a limit.** A 429 at the current pace while the second before it let that
+  whole pace through means a request was counted late, not that the limit is lower: once
+  per calm spell it costs only its pause; a second one within ``PROBE_CALM_S`` moves the
+  ceiling.
 * **One 429 burst, one reaction.** Requests already sent at a pace that was then changed say
   nothing about the new pace: only a 429 of a request started after the last change moves
   the ceiling.
+
+A token bucket is found more slowly than a sliding second: a probe above its rate is hidden
+by the refilled burst for a while, so the pace overshoots and is walked back by a few 429s.
 
 Never faster than ``max_rate`` (the user's ``--rate``), never slower than ``min_rate``.
 """
@@ -33,7 +42,7 @@ from __future__ import annotations
 
 from collections import deque
 
-# The second a sliding-window server counts over; also how far back accepted requests are kept.
+# The second a sliding-window server counts over (starts are kept for two of them).
 WINDOW_S = 1.0
 # Cruise this far below the observed ceiling: the count it came from can be one off when
 # arrival jitter moves a request across the server's window edge.
