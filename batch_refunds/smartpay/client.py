@@ -1,8 +1,8 @@
 """The production Smartpay client: asyncio over one ``aiohttp.ClientSession``.
 
 The only module that imports aiohttp. Each request try passes the shared ``Pacer`` (even
-pace, concurrency cap, global slow-down on 429), is retried by the policy in ``retry``,
-reports through an ``EventHook``, and comes back as the frozen models of
+pace, concurrency cap, a pace just under the limit that 429s reveal), is retried by the
+policy in ``retry``, reports through an ``EventHook``, and comes back as the frozen models of
 ``batch_refunds.models`` or as one of the errors of ``batch_refunds.errors``. aiohttp's own
 exceptions are translated in exactly one place, ``_transport_failure``.
 
@@ -404,7 +404,7 @@ class SmartpayClient:
         if too_large is not None:
             outcome = self._too_large(status, too_large, method, path, started_at)
         elif 200 <= status <= 299:
-            self._pacer.good_response()
+            self._pacer.good_response(started_at=started_at)
             try:
                 outcome = _Answer(json.loads(raw), replayed)
             except (ValueError, RecursionError) as exc:
@@ -418,7 +418,7 @@ class SmartpayClient:
                 outcome = _Failure(self._mask.error(error), started_at)
         else:
             if status != 429 and status < 500:
-                self._pacer.good_response()
+                self._pacer.good_response(started_at=started_at)
             outcome = self._http_failure(
                 status, reason, raw, response_headers, method, path, started_at
             )

@@ -36,9 +36,6 @@ DEFAULT_BACKOFF_BASE_S = 0.5
 DEFAULT_BACKOFF_CAP_S = 8.0
 DEFAULT_RETRY_AFTER_CAP_S = 60.0
 DEFAULT_MIN_RATE_PER_SECOND = 0.5
-DEFAULT_RATE_DECREASE_FACTOR = 0.5
-DEFAULT_RATE_INCREASE_PER_SECOND = 1.0
-DEFAULT_GOOD_RESPONSES_PER_INCREASE = 10
 # The largest answer the client asks for is a page of 100 refunds, about 100 KB; an order
 # with many line items stays well under 1 MB. 16 MiB leaves room for any real answer, while
 # what a hostile body of that size can become once parsed (up to ~25x for `[{},{},…]`)
@@ -64,12 +61,11 @@ def mask_secret(secret: str) -> str:
 class ClientConfig:
     """Everything the client needs to know; see the ``DEFAULT_*`` constants for defaults.
 
-    Pacing: requests start at most ``rate_per_second`` apart, evenly, with at most
-    ``max_in_flight`` open at once. A 429 multiplies the pace by ``rate_decrease_factor``
-    (never below ``rate_floor_per_second``: ``min_rate_per_second``, or by default the
-    smaller of ``DEFAULT_MIN_RATE_PER_SECOND`` and ``rate_per_second``); every
-    ``good_responses_per_increase`` good answers add ``rate_increase_per_second`` back,
-    up to ``rate_per_second``.
+    Pacing: requests start evenly at up to ``rate_per_second``, with at most
+    ``max_in_flight`` open at once. Once 429s show the server's limit is lower, the pace
+    settles just under it (``smartpay.ceiling``), never below ``rate_floor_per_second``
+    (``min_rate_per_second``, or by default the smaller of ``DEFAULT_MIN_RATE_PER_SECOND``
+    and ``rate_per_second``).
 
     Retries: at most ``max_attempts`` tries and ``max_retry_time_s`` seconds per call, with
     full-jitter backoff between ``backoff_base_s`` and ``backoff_cap_s``; a ``Retry-After``
@@ -91,9 +87,6 @@ class ClientConfig:
     backoff_cap_s: float = DEFAULT_BACKOFF_CAP_S
     retry_after_cap_s: float = DEFAULT_RETRY_AFTER_CAP_S
     min_rate_per_second: float | None = None
-    rate_decrease_factor: float = DEFAULT_RATE_DECREASE_FACTOR
-    rate_increase_per_second: float = DEFAULT_RATE_INCREASE_PER_SECOND
-    good_responses_per_increase: int = DEFAULT_GOOD_RESPONSES_PER_INCREASE
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     max_list_pages: int = DEFAULT_MAX_LIST_PAGES
     max_list_items: int = DEFAULT_MAX_LIST_ITEMS
@@ -122,14 +115,6 @@ class ClientConfig:
                 f"min_rate_per_second: must not exceed rate_per_second ({self.rate_per_second}), "
                 f"got {self.min_rate_per_second}"
             )
-        _number("rate_decrease_factor", self.rate_decrease_factor)
-        if not 0 < self.rate_decrease_factor < 1:
-            raise ConfigError(
-                f"rate_decrease_factor: must be between 0 and 1 (exclusive), "
-                f"got {self.rate_decrease_factor}"
-            )
-        _positive("rate_increase_per_second", self.rate_increase_per_second)
-        _int_at_least("good_responses_per_increase", self.good_responses_per_increase, 1)
         _int_at_least("max_response_bytes", self.max_response_bytes, 1)
         _int_at_least("max_list_pages", self.max_list_pages, 1)
         _int_at_least("max_list_items", self.max_list_items, 1)

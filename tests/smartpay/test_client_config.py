@@ -62,10 +62,6 @@ def test_near_miss_secret_is_not_echoed() -> None:
         ("retry_after_cap_s", -1),
         ("min_rate_per_second", 0),
         ("min_rate_per_second", 11.0),  # above the default rate of 10
-        ("rate_decrease_factor", 1.0),
-        ("rate_decrease_factor", 0),
-        ("rate_increase_per_second", 0),
-        ("good_responses_per_increase", 0),
         ("max_response_bytes", 0),
         ("max_response_bytes", 2.0**20),
         ("max_list_pages", 0),

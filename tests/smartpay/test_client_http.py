@@ -17,6 +17,7 @@ from batch_refunds import __version__, errors
 from batch_refunds.api import SmartpayApi
 from batch_refunds.models import CreateRefund, Payment
 from batch_refunds.smartpay import ClientConfig, SmartpayClient
+from batch_refunds.smartpay.ceiling import CRUISE_MARGIN
 from batch_refunds.smartpay.events import (
     RequestFinished,
     RequestRetried,
@@ -125,16 +126,18 @@ async def test_events_trace_each_try(
 async def test_429_retry_after_delays_the_next_request(
     mocked: aioresponses, fake_time: FakeTime, recorder: Recorder
 ) -> None:
-    """429 with Retry-After: 2 → the retry starts at least 2 s later on the injected clock."""
+    """429 with Retry-After: 2 on the very first request → the retry starts 2 s later on the
+    injected clock, and with nothing yet let through to measure, the pace halves."""
     mocked.post(REFUNDS, status=429, headers={"Retry-After": "2"})
     mocked.post(REFUNDS, payload=refund_json())
     async with make_client(fake_time, recorder, rate_per_second=8.0) as client:
         await client.create_refund(BODY, idempotency_key=KEY)
-        assert client.pacer.rate_per_second == pytest.approx(4.0)
+        assert client.pacer.rate_per_second == pytest.approx(4.0 * (1 - CRUISE_MARGIN))
     first, second = (e.at for e in recorder.of(RequestStarted))
-    assert second - first >= 2.0
+    assert second - first == pytest.approx(2.0)
     [throttled] = recorder.of(Throttled)
-    assert (throttled.pause_s, throttled.rate_per_second) == (2.0, 4.0)
+    assert throttled.pause_s == 2.0
+    assert throttled.rate_per_second == pytest.approx(4.0 * (1 - CRUISE_MARGIN))
 
 
 async def test_429_pauses_the_whole_client(
