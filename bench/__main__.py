@@ -3,12 +3,17 @@ runs only those (``overhead``, ``rate-known``, ``rate-unknown``, ``latency-bound
 ``intake``, ``speedup``).
 
 The table reports; it does not gate: a missed target still exits 0. A scenario that crashes
-is shown as CRASHED and makes the exit code 1. ``python -m bench intake-detail`` prints the
-intake benchmark's full reader comparison (``bench_intake.main``).
+is shown as CRASHED and makes the exit code 1.
+
+Detailed benchmarks of one part each, outside the table: ``python -m bench intake-detail``
+(validate against the baseline, CSV and Excel readers), ``journal`` (the journal's writes
+beside a run and a bare loop), ``pacing`` (ideal ÷ actual at ``--rate`` 40 and 200) and
+``report`` (the workbook writers compared).
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -17,21 +22,25 @@ from tempfile import TemporaryDirectory
 from bench.harness import header_lines, render_table
 from bench.scenarios import RUN_ORDER, SCENARIOS, Bench, Config, run_one
 
+DETAILS = {
+    "intake-detail": "bench_intake",
+    "journal": "bench_journal",
+    "pacing": "bench_pacing",
+    "report": "bench_report",
+}
 EXIT_OK = 0
 EXIT_CRASHED = 1
 EXIT_USAGE = 2
 
 
 def main(argv: list[str]) -> int:
-    if argv == ["intake-detail"]:
-        from bench import bench_intake
-
-        bench_intake.main()
+    if len(argv) == 1 and argv[0] in DETAILS:
+        importlib.import_module(f"bench.{DETAILS[argv[0]]}").main()
         return EXIT_OK
     wanted = [a.removeprefix("bench_").replace("_", "-") for a in argv]
     unknown = [w for w in wanted if w not in SCENARIOS]
     if unknown:
-        names = ", ".join([*SCENARIOS, "intake-detail"])
+        names = ", ".join([*SCENARIOS, *DETAILS])
         print(f"No such scenario: {', '.join(unknown)} (have {names})", file=sys.stderr)
         return EXIT_USAGE
     try:

@@ -189,28 +189,6 @@ def main() -> None:
 
 # ---- the ratio ``make bench`` puts in its table ----------------------------------------------
 
-# The bare baseline: what a careful script does with pandas — read every cell as text, then
-# check each row in a plain loop (order id shape, yen amount, reason, duplicates).
-_PANDAS_VALIDATE = """\
-import re, sys
-import pandas as pd
-ORDER = re.compile(r"^order_(test|live)_[0-9A-Za-z]+$")
-REASONS = {"requested_by_customer", "duplicate", "fraudulent"}
-df = pd.read_csv(sys.argv[1], dtype=str, keep_default_na=False, skip_blank_lines=False)
-seen, errors, total = set(), 0, 0
-for oid, amount, reason, ref in zip(df["order_id"], df["amount"], df["reason"], df["reference"]):
-    text = amount.strip().lstrip("¥￥").replace(",", "")
-    ok = ORDER.match(oid.strip()) is not None and reason in REASONS and len(ref) <= 255
-    if text:
-        ok = ok and text.isdigit() and int(text) > 0
-        total += int(text) if ok else 0
-    key = (oid, amount, reason, ref)
-    ok = ok and key not in seen
-    seen.add(key)
-    errors += not ok
-print(len(df), errors, total)
-"""
-
 
 def compare_with_pandas(rows: int = CSV_ROWS, repeats: int = REPEATS) -> dict[str, float]:
     """``validate`` against the bare pandas loop on one ``rows``-row CSV: medians of
@@ -224,7 +202,7 @@ def compare_with_pandas(rows: int = CSV_ROWS, repeats: int = REPEATS) -> dict[st
         subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT)
         tmp.rename(path)
     cli = [sys.executable, "-m", "batch_refunds", "validate", str(path)]
-    bare = [sys.executable, "-c", _PANDAS_VALIDATE, str(path)]
+    bare = [sys.executable, "-m", "bench.intake_baseline", str(path)]
     ours, theirs = [], []
     for _ in range(repeats):  # interleaved, so a burst of load hits both alike
         ours.append(measure(cli))
