@@ -178,3 +178,24 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
 def error(message: str, stream: TextIO | None = None) -> None:
     """Print a refusal; it may quote the file (a header, a cell), so it is made terminal-safe."""
     print(f"batch-refunds: {terminal_safe(message)}", file=stream or sys.stderr)
+
+
+def add_guardrail_options(parser: argparse.ArgumentParser, *, sending: bool) -> None:
+    """The guardrails of ``plan`` (``sending=False``: only ``--max-amount``), and of every
+    command that sends refunds (``run``, ``serve``)."""
+    parser.add_argument(
+        "--max-amount",
+        type=yen_amount,
+        metavar="YEN",
+        help="reject any row that would refund more than this",
+    )
+    if not sending:
+        return
+    parser.add_argument("--strict", action="store_true", help="send nothing if any row is invalid")
+    parser.add_argument(
+        "--max-total",
+        type=yen_amount,
+        metavar="YEN",
+        help="send nothing if the plan refunds more than this in total",
+    )
+    parser.add_argument("--live", action="store_true", help="required with a sk_live_ key")

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, TextIO
 
 from batch_refunds.cli.common import (
     add_api_options,
+    add_guardrail_options,
     add_input_options,
     client_config,
     error,
     load_options,
-    yen_amount,
 )
 from batch_refunds.errors import ConfigError, InputFileError
 from batch_refunds.exit_codes import EXIT_NOT_STARTED, EXIT_ROWS_NOT_DONE
@@ -62,12 +62,7 @@ def _add_options(parser: argparse.ArgumentParser, *, run: bool) -> None:
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="report folder (default reports/<input>-<time>/)"
     )
-    parser.add_argument(
-        "--max-amount",
-        type=yen_amount,
-        metavar="YEN",
-        help="reject any row that would refund more than this",
-    )
+    add_guardrail_options(parser, sending=run)
     parser.add_argument(
         "--new-refunds",
         action="store_true",
@@ -75,17 +70,8 @@ def _add_options(parser: argparse.ArgumentParser, *, run: bool) -> None:
         "reference that is no longer in the file (hold.earlier-row-missing) are new refunds: "
         "send them",
     )
-    if not run:
-        return
-    parser.add_argument("--strict", action="store_true", help="send nothing if any row is invalid")
-    parser.add_argument(
-        "--max-total",
-        type=yen_amount,
-        metavar="YEN",
-        help="send nothing if the plan refunds more than this in total",
-    )
-    parser.add_argument("--yes", action="store_true", help="do not ask before sending")
-    parser.add_argument("--live", action="store_true", help="required with a sk_live_ key")
+    if run:
+        parser.add_argument("--yes", action="store_true", help="do not ask before sending")
 
 
 # The options a person sets with a flag, for messages that name the RunOptions field.
