@@ -223,13 +223,15 @@ async def test_a_row_newly_wrong_in_another_way_is_new(inbox: Inbox) -> None:
 
 
 async def test_one_earlier_report_makes_one_identical_row_known_not_two(inbox: Inbox) -> None:
-    """Identical rows count one by one: one reported before, a second identical is new."""
+    """Identical rows count one by one: one reported on each of two nights, a second
+    identical row is new."""
     a = inbox.order(5000)
     bad = ("order_test_", 100, "R-X")
     await _night(inbox, "n1.csv", [(a, 1000, "R-1"), bad])
-    result = await _night(inbox, "n2.csv", [(a, 1000, "R-1"), bad, bad], allow_duplicate_rows=True)
+    await _night(inbox, "n2.csv", [(a, 1000, "R-1"), bad, (a, 1, "R-2")])
+    result = await _night(inbox, "n3.csv", [(a, 1000, "R-1"), bad, bad], allow_duplicate_rows=True)
     (filed,) = result.files
-    assert (filed.new_problems, filed.known_problems) == (1, 1)
+    assert (filed.new_problems, filed.known_problems) == (1, 1)  # two nights' one is still one
 
 
 async def _night(inbox: Inbox, name: str, rows: list[Any], **options: Any) -> Any:
