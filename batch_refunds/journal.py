@@ -212,6 +212,18 @@ class RunRecord:
     refunded: Yen | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ReportedProblem:
+    """A row a finished run reported as not done, by what the row asks for."""
+
+    run_id: str
+    order_id: str | None
+    requested_amount: Yen | None
+    reference: str | None
+    status: str
+    error_code: str | None
+
+
 class JournalLock:
     """An exclusive OS lock on ``<journal>.lock``: one active run per journal."""
 
@@ -601,6 +613,39 @@ class Journal:
                 )
             )  # fmt: skip
         return records
+
+    def runs_of_input(self, input_sha256: str) -> list[RunRecord]:
+        """Every run of a file with this content (its sha256), oldest first: how the inbox
+        knows a file it has seen, whatever its name."""
+        self._settle_all()
+        rows = self._db.execute(
+            "SELECT run_id FROM runs WHERE input_sha256=? ORDER BY started_at, rowid",
+            (input_sha256,),
+        ).fetchall()
+        wanted = {r[0] for r in rows}
+        found = {r.run_id: r for r in self.recent_runs(limit=-1) if r.run_id in wanted}
+        return [found[r[0]] for r in rows if r[0] in found]
+
+    def moved_report(self, run_id: str, report_dir: str) -> None:
+        """Record that a run's report folder was moved (the inbox files it away)."""
+        commit = self._write("UPDATE runs SET report_dir=? WHERE run_id=?", [(report_dir, run_id)])
+        if commit is not None:
+            with suppress(JournalUnwritable):
+                commit.wait()
+
+    def problems_reported_before(self, run_id: str) -> list[ReportedProblem]:
+        """The rows not done (invalid, rejected, held, failed) in every finished run other
+        than ``run_id`` that started no later than it: what earlier reports already told."""
+        self._settle_all()
+        rows = self._db.execute(
+            "SELECT o.run_id, o.order_id, o.requested_amount, o.reference, o.status,"
+            " o.error_code FROM outcomes o JOIN runs r ON r.run_id = o.run_id"
+            " WHERE r.finished_at IS NOT NULL AND o.run_id != ?"
+            " AND r.started_at <= (SELECT started_at FROM runs WHERE run_id = ?)"
+            " AND o.status IN ('invalid', 'rejected', 'held', 'failed')",
+            (run_id, run_id),
+        ).fetchall()
+        return [ReportedProblem(*r) for r in rows]
 
     def _settle_all(self) -> None:
         if self._last > self._writer.committed:

@@ -49,8 +49,12 @@ def yen_amount(text: str) -> int:
     return int(cleaned)
 
 
-def add_input_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", type=Path, help="the returns spreadsheet (.csv/.tsv/.txt/.xlsx)")
+def add_input_options(parser: argparse.ArgumentParser, *, positional: bool = True) -> None:
+    """``positional=False``: the reading options alone (``inbox`` reads many files)."""
+    if positional:
+        parser.add_argument(
+            "input", type=Path, help="the returns spreadsheet (.csv/.tsv/.txt/.xlsx)"
+        )
     parser.add_argument("--sheet", help="Excel sheet name (default: the first)")
     parser.add_argument("--encoding", help="text encoding of a CSV (default: detected)")
     parser.add_argument(

@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "validate",
     "template",
     "plan_run",
+    "inbox",
     "runs",
     "demo",
     "sandbox",
