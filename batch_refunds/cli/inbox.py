@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from batch_refunds.cli.common import (
     add_api_options,
+    add_guardrail_options,
     add_input_options,
     client_config,
     error,
     load_options,
     positive_float,
-    yen_amount,
 )
 from batch_refunds.errors import ConfigError
 from batch_refunds.exit_codes import (
@@ -52,18 +52,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("directory", type=Path, metavar="DIR", help="the inbox folder")
     add_input_options(parser, positional=False)
     add_api_options(parser)
-    parser.add_argument("--max-amount", type=yen_amount, metavar="YEN",
-                        help="reject any row that would refund more than this")  # fmt: skip
-    parser.add_argument("--max-total", type=yen_amount, metavar="YEN",
-                        help="send nothing for a file whose plan refunds more")  # fmt: skip
-    parser.add_argument("--strict", action="store_true",
-                        help="send nothing for a file with any invalid row")  # fmt: skip
+    add_guardrail_options(parser, sending=True)  # for each file, as for run
     parser.add_argument(
         "--new-refunds",
         action="store_true",
         help="rows held as hold.earlier-row-missing are new refunds: send them",
     )
-    parser.add_argument("--live", action="store_true", help="required with a sk_live_ key")
     parser.add_argument(
         "--json", action="store_true", help="print one line of JSON per pass on stdout"
     )
