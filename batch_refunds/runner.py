@@ -31,17 +31,20 @@ from batch_refunds.intake import load_requests
 from batch_refunds.intake.columns import ORDER_ID, PAYMENT_ID, REFERENCE
 from batch_refunds.intake.load import LoadResult
 from batch_refunds.journal import Journal, JournalLock
-from batch_refunds.models import Mode, RequestCounts, RowError, RowOutcome, RunSummary, Status, Yen
+from batch_refunds.models import (
+    InputLayout,
+    Mode,
+    RequestCounts,
+    RowError,
+    RowOutcome,
+    RunSummary,
+    Status,
+    Yen,
+)
 from batch_refunds.money import format_yen
 from batch_refunds.planning import Action, Plan
-from batch_refunds.report import (
-    CSV_NAME,
-    SUMMARY_NAME,
-    XLSX_NAME,
-    ReportPaths,
-    RunReport,
-    write_report,
-)
+from batch_refunds.report import REPORT_NAMES, ReportPaths, RunReport, write_report
+from batch_refunds.report.zones import UTC_NAME, resolve_zone
 from batch_refunds.stopping import STOP_GRACE_S, StoppableApi
 
 _DONE = {Status.REFUNDED, Status.ALREADY_REFUNDED, Status.PLANNED}
@@ -70,6 +73,9 @@ class RunOptions:
     max_total: Yen | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     allow_live: bool = False
+    timezone: str = UTC_NAME
+    """The zone the report shows its times in (an IANA name such as ``Asia/Tokyo``);
+    ``summary.json`` keeps UTC and names it."""
 
     def __post_init__(self) -> None:
         # A str that only looks like a mode ("Plan") once sent real refunds: refuse it.
@@ -77,6 +83,10 @@ class RunOptions:
             raise ConfigError(
                 f"mode must be Mode.RUN or Mode.PLAN, got {self.mode!r}", option="mode"
             )
+        try:
+            resolve_zone(self.timezone)
+        except ValueError as exc:
+            raise ConfigError(str(exc), option="timezone") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +188,7 @@ def check_out_dir(out_dir: Path) -> None:
     """Refuse a report folder that already holds a report (it is the only record of what
     that run refunded, so it is never replaced), or one that cannot be written: both before
     anything is sent, so no refund goes out without its report."""
-    existing = [name for name in (SUMMARY_NAME, CSV_NAME, XLSX_NAME) if (out_dir / name).exists()]
+    existing = [name for name in REPORT_NAMES if (out_dir / name).exists()]
     if existing:
         raise ConfigError(
             f"{out_dir} already holds a report ({', '.join(existing)}); a report is never "
@@ -250,6 +260,10 @@ async def _run_locked(
     run_id = new_run_id(started)
     invalid = invalid_outcomes(loaded)
     digest = _sha256(options.input_path)
+    detected = loaded.detected
+    layout = InputLayout(detected.format, detected.encoding, detected.delimiter,
+                         detected.sheet, loaded.input_header)  # fmt: skip
+    cells = loaded.written_cells
     journal.start_run(
         run_id,
         mode=options.mode,
@@ -257,6 +271,8 @@ async def _run_locked(
         input_sha256=digest,
         rows=len(loaded.requests) + len(invalid),
         started_at=_iso(started),
+        layout=layout,
+        cells=cells,
     )
     journal.record_outcomes(run_id, invalid)
     if hooks.on_started is not None:
@@ -321,16 +337,19 @@ async def _run_locked(
             all_outcomes, guard=guard, interrupted=interrupted, misconfigured=engine.misconfigured
         ),
         warnings=loaded.warnings, stop_reason=engine.stop_reason(),
+        key_mode="live" if api.live else "test", api_base_url=api.base_url,
     )  # fmt: skip
     report = RunReport(
         summary=summary,
         rows=tuple(all_outcomes),
         refunds=tuple(journal.refunds_credited_to(run_id)),
         input_header=loaded.input_header,
-        input_cells=loaded.cells,
+        input_cells=cells,
+        layout=layout,
+        zone=resolve_zone(options.timezone),
     )
     paths = _write_report_somewhere(report, options.out_dir, journal.path.parent)
-    journal.finish_run(summary, str(options.out_dir))
+    journal.finish_run(summary, str(paths.directory))
     return RunResult(summary, paths, tuple(all_outcomes), loaded, guard, interrupted, totals)
 
 
@@ -418,6 +437,8 @@ def _summary(
     exit_code: int,
     warnings: tuple[str, ...],
     stop_reason: str | None,
+    key_mode: str,
+    api_base_url: str,
 ) -> RunSummary:
     counts = {status: 0 for status in Status}
     for o in outcomes:
@@ -439,6 +460,9 @@ def _summary(
         already_refunded_total=sum(o.already_refunded for o in outcomes),
         warnings=warnings,
         stop_reason=stop_reason,
+        key_mode=key_mode,
+        api_base_url=api_base_url,
+        timezone=options.timezone,
     )
 
 
