@@ -937,10 +937,13 @@ def _summary_record(summary: RunSummary) -> dict[str, object]:
         "summary": {
             **{name: getattr(summary, name) for name in _SUMMARY_SCALARS},
             "counts": [[status.value, n] for status, n in summary.counts],
-            "requests": [summary.requests.total, summary.requests.retried,
-                         summary.requests.rate_limited],
+            "requests": [
+                summary.requests.total,
+                summary.requests.retried,
+                summary.requests.rate_limited,
+            ],
             "warnings": list(summary.warnings),
-        },  # fmt: skip
+        },
     }
 
 
@@ -968,7 +971,8 @@ def _summary_from_record(data: object) -> RunSummary | None:
     except (KeyError, TypeError, ValueError):
         return None
     ints = (summary.rows, summary.requested_total, summary.refunded_total, summary.exit_code,
-            summary.already_refunded_total, total, retried, limited, *(n for _, n in counts))  # fmt: skip
+            summary.already_refunded_total, total, retried, limited,
+            *(n for _, n in counts))  # fmt: skip
     texts = (summary.run_id, summary.started_at, summary.finished_at, summary.timezone,
              *summary.warnings)  # fmt: skip
     if not all(type(v) is int for v in ints) or not all(type(v) is str for v in texts):

@@ -353,6 +353,52 @@ async def _run_locked(
     return RunResult(summary, paths, tuple(all_outcomes), loaded, guard, interrupted, totals)
 
 
+def recreate_report(
+    journal: Journal, run_id: str, out_dir: Path, *, timezone: str | None = None
+) -> ReportPaths:
+    """Write run ``run_id``'s report again into ``out_dir``, from the journal alone: the same
+    rows, refunds and summary as the report the run wrote (refunds a later run found by
+    looking up this run's unanswered requests are left out, as its report had them), its
+    times in ``timezone`` (default: the zone the run used). ``ConfigError`` when the journal
+    has no such run, the run did not finish (it wrote no report; the next run of its file
+    reports its rows), it was recorded before the journal kept the input's cells (schema
+    3), or ``out_dir`` already holds a report."""
+    record = journal.run(run_id)
+    if record is None:
+        raise ConfigError(f"the journal {journal.path} has no run {run_id}", option="run_id")
+    if record.finished_at is None:
+        raise ConfigError(
+            f"run {run_id} did not finish, so it wrote no report to re-create; the next run "
+            "of its file reports its rows",
+            option="run_id",
+        )
+    if record.summary is None or record.layout is None:
+        raise ConfigError(
+            f"run {run_id} was recorded before the journal kept the input's own cells (journal "
+            "schema 3), so its report cannot be re-created from the journal; its report was "
+            f"written to {record.report_dir or 'a folder the journal did not record'}",
+            option="run_id",
+        )
+    summary = record.summary
+    if timezone is not None:
+        summary = replace(summary, timezone=timezone)
+    try:
+        zone = resolve_zone(summary.timezone)
+    except ValueError as exc:
+        raise ConfigError(str(exc), option="timezone") from None
+    check_out_dir(out_dir)
+    report = RunReport(
+        summary=summary,
+        rows=tuple(journal.outcomes(run_id)),
+        refunds=tuple(journal.refunds_credited_to(run_id, found_later=False)),
+        input_header=record.layout.header,
+        input_cells=journal.input_cells(run_id),
+        layout=record.layout,
+        zone=zone,
+    )
+    return write_report(report, out_dir)
+
+
 def _write_report_somewhere(report: RunReport, out_dir: Path, fallback_parent: Path) -> ReportPaths:
     """Write the report into ``out_dir``, or, if that fails now that refunds may have been
     sent (the disk filled, the folder vanished, another run wrote there meanwhile), into a

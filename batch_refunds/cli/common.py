@@ -178,3 +178,26 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
 def error(message: str, stream: TextIO | None = None) -> None:
     """Print a refusal; it may quote the file (a header, a cell), so it is made terminal-safe."""
     print(f"batch-refunds: {terminal_safe(message)}", file=stream or sys.stderr)
+
+
+def add_timezone_option(parser: argparse.ArgumentParser, *, default_help: str) -> None:
+    parser.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="show times in this zone, an IANA name such as Asia/Tokyo, or UTC "
+        f"(default {default_help}); summary.json keeps UTC and names the zone",
+    )
+
+
+def timezone_of(args: argparse.Namespace) -> str:
+    """``--timezone``, checked, else this machine's zone. ``ConfigError`` naming the flag."""
+    from batch_refunds.report.zones import machine_zone_name, resolve_zone
+
+    name: str | None = args.timezone
+    if name is None:
+        return machine_zone_name()
+    try:
+        resolve_zone(name)
+    except ValueError as exc:
+        raise ConfigError(f"--timezone: {exc}") from None
+    return name

@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "template",
     "plan_run",
     "runs",
+    "report",
     "demo",
     "sandbox",
     "serve",

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, TextIO
 from batch_refunds.cli.common import (
     add_api_options,
     add_input_options,
+    add_timezone_option,
     client_config,
     error,
     load_options,
+    timezone_of,
     yen_amount,
 )
 from batch_refunds.errors import ConfigError, InputFileError
@@ -62,6 +64,7 @@ def _add_options(parser: argparse.ArgumentParser, *, run: bool) -> None:
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="report folder (default reports/<input>-<time>/)"
     )
+    add_timezone_option(parser, default_help="this machine's")
     parser.add_argument(
         "--max-amount",
         type=yen_amount,
@@ -102,6 +105,7 @@ def _main(args: argparse.Namespace, *, mode: str) -> int:
     try:
         config = client_config(args)
         load = load_options(args)
+        zone = timezone_of(args)
     except ConfigError as exc:
         error(str(exc))
         return EXIT_NOT_STARTED
@@ -120,6 +124,7 @@ def _main(args: argparse.Namespace, *, mode: str) -> int:
         max_total=getattr(args, "max_total", None),
         concurrency=args.concurrency,
         allow_live=getattr(args, "live", False),
+        timezone=zone,
     )
     try:
         with Journal(args.journal) as journal:

@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from batch_refunds.report.atomic import Render, write_atomically
 from batch_refunds.report import needs_attention
+from batch_refunds.report.atomic import Render, write_atomically
 from batch_refunds.report.csv_file import write_csv
 from batch_refunds.report.model import (
     CSV_NAME,

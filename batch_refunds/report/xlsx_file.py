@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 import tempfile
-from datetime import tzinfo
 from collections.abc import Sequence
+from datetime import tzinfo
 from typing import Any, BinaryIO
 
 from xlsxwriter import Workbook
