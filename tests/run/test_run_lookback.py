@@ -201,3 +201,39 @@ async def test_a_run_with_every_row_done_writes_no_needs_attention(harness: Harn
     assert sorted(p.name for p in result.report.directory.iterdir()) == [
         "reconciliation.csv", "reconciliation.xlsx", "summary.json",
     ]  # fmt: skip
+
+
+async def test_runs_show_lists_the_rows_that_need_attention_with_reasons(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """runs show on a finished run: totals in yen and each row needing a person, with its
+    status, code and message."""
+    from batch_refunds.cli.main import main
+
+    result = await harness.run(_mixed_file(harness))
+    code = main(["runs", "show", result.summary.run_id, "--journal", str(harness.journal_path),
+                 "--timezone", "UTC"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"  requested           {'¥' + format(result.summary.requested_total, ','):>12}" in out
+    assert "  Rows that need attention: 2" in out
+    assert "    row 4     rejected amount.insufficient" in out
+    assert "    row 5     invalid  input.amount" in out
+    assert f"  started             {result.summary.started_at}" in out
+
+
+async def test_a_row_split_by_an_unquoted_comma_stays_refused_when_fed_back(
+    harness: Harness,
+) -> None:
+    """A row wider than its header (``1,500`` unquoted) is written back with every cell, so
+    it is refused again, never read as ¥1 with reference 500."""
+    order, _ = harness.order(3_000, 3_000)
+    path = harness.tmp / "split.csv"
+    path.write_text(f"order_id,amount,reference\n{order},1,500,R-1\n", encoding="utf-8")
+    result = await harness.run(path)
+    assert [o.status for o in result.outcomes] == [Status.INVALID]
+    attention = result.report.needs_attention
+    assert attention is not None
+    back = load_requests(attention)
+    assert back.requests == ()
+    assert [e.code for e in back.errors] == [e.code for e in load_requests(path).errors]
