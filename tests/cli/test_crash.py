@@ -177,7 +177,8 @@ async def test_runs_show_on_a_run_killed_mid_way_and_on_the_run_that_finished_it
     assert "  report              none written" in out
     code, _out, err = _cli(capsys, "report", first_id, "--journal", journal, "--out",
                            str(tmp_path / "again"))  # fmt: skip
-    assert code == 2 and "did not finish" in err
+    assert code == 2
+    assert "did not finish" in err
 
     second = await _start(path, tmp_path, server, "second")
     await second.communicate()

@@ -166,7 +166,7 @@ def test_a_version_2_journal_is_migrated_and_its_old_runs_say_what_they_lack(
         "INSERT INTO runs (run_id, mode, input_path, input_sha256, rows, started_at,"
         " finished_at, exit_code, summary_json, report_dir) VALUES ('old-run', 'run', 'r.csv',"
         " 'x', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z', 0,"
-        " '{\"counts\": {\"refunded\": 1}, \"totals\": {\"requested\": 900, \"refunded\": 900}}',"
+        ' \'{"counts": {"refunded": 1}, "totals": {"requested": 900, "refunded": 900}}\','
         " 'reports/old');"
     )
     db.close()
@@ -180,9 +180,12 @@ def test_a_version_2_journal_is_migrated_and_its_old_runs_say_what_they_lack(
                           started_at="2026-01-02T00:00:00Z", layout=layout,
                           cells={2: ("order_test_1", "900", "extra")})  # fmt: skip
         new = journal.run("new-run")
-        assert new is not None and new.layout == layout
+        assert new is not None
+        assert new.layout == layout
         assert journal.input_cells("new-run") == {2: ("order_test_1", "900", "extra")}
-    version = sqlite3.connect(path).execute(
-        "SELECT value FROM meta WHERE key='schema_version'"
-    ).fetchone()
+    version = (
+        sqlite3.connect(path)
+        .execute("SELECT value FROM meta WHERE key='schema_version'")
+        .fetchone()
+    )
     assert version == ("3",)

@@ -34,7 +34,7 @@ def _mixed_file(h: Harness, name: str = "returns.csv", encoding: str = "utf-8",
     rows = [
         ["order_id", "amount", "reference", "description", "チケット"],
         [split, "7000", "RET-1", "two payments", "ZD-1"],
-        [plain, "", "RET-2", "=HYPERLINK(\"x\")", "ZD-2"],
+        [plain, "", "RET-2", '=HYPERLINK("x")', "ZD-2"],
         [over, "5000", "RET-3", "more than the order", "ZD-3"],
         [over, "12.5", "RET-4", "not whole yen", "ZD-4"],
     ]
@@ -106,7 +106,8 @@ async def test_times_are_shown_in_the_zone_and_summary_json_keeps_utc(harness: H
     assert started == datetime.fromisoformat(summary["started_at"].replace("Z", "+00:00"))
     assert fields["timezone"] == ZONE
     created = [str(row[-1]) for row in sheets["Refunds"][1:]]
-    assert created and all(c.endswith("+09:00") for c in created)
+    assert created
+    assert all(c.endswith("+09:00") for c in created)
     server_ms = {r.id: r.created_at for r in harness.refunds()}
     for line in sheets["Refunds"][1:]:
         moment = datetime.fromisoformat(str(line[-1]))
@@ -146,7 +147,8 @@ async def test_needs_attention_fed_back_validates_the_same_rows(
     path = _mixed_file(harness, encoding=encoding, delimiter=delimiter)
     result = await harness.run(path)
     attention = result.report.needs_attention
-    assert attention is not None and attention.name == "needs_attention.csv"
+    assert attention is not None
+    assert attention.name == "needs_attention.csv"
     raw = attention.read_bytes()
     text = raw.decode(encoding)
     assert text.splitlines()[0] == delimiter.join(
@@ -161,7 +163,8 @@ async def test_needs_attention_fed_back_validates_the_same_rows(
     assert [(r.order_id, r.amount, r.reference) for r in back.requests] == _attention_rows(rejected)
     original = load_requests(path)
     assert [e.code for e in back.errors] == [e.code for e in original.errors]
-    assert "RET-1" not in text and "RET-2" not in text  # refunded rows stay out
+    assert "RET-1" not in text
+    assert "RET-2" not in text
 
 
 async def test_needs_attention_of_a_workbook_is_a_workbook(harness: Harness) -> None:
@@ -181,7 +184,8 @@ async def test_needs_attention_of_a_workbook_is_a_workbook(harness: Harness) -> 
     book.save(path)
     result = await harness.run(path)
     attention = result.report.needs_attention
-    assert attention is not None and attention.name == "needs_attention.xlsx"
+    assert attention is not None
+    assert attention.name == "needs_attention.xlsx"
     values = _workbook_values(attention)
     assert list(values) == ["返金"]
     assert values["返金"] == [
