@@ -203,3 +203,26 @@ def add_guardrail_options(parser: argparse.ArgumentParser, *, sending: bool) -> 
         help="send nothing if the plan refunds more than this in total",
     )
     parser.add_argument("--live", action="store_true", help="required with a sk_live_ key")
+
+
+def add_timezone_option(parser: argparse.ArgumentParser, *, default_help: str) -> None:
+    parser.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="show times in this zone, an IANA name such as Asia/Tokyo, or UTC "
+        f"(default {default_help}); summary.json keeps UTC and names the zone",
+    )
+
+
+def timezone_of(args: argparse.Namespace) -> str:
+    """``--timezone``, checked, else this machine's zone. ``ConfigError`` naming the flag."""
+    from batch_refunds.report.zones import machine_zone_name, resolve_zone
+
+    name: str | None = args.timezone
+    if name is None:
+        return machine_zone_name()
+    try:
+        resolve_zone(name)
+    except ValueError as exc:
+        raise ConfigError(f"--timezone: {exc}") from None
+    return name

@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "plan_run",
     "inbox",
     "runs",
+    "report",
     "demo",
     "sandbox",
     "serve",

@@ -19,9 +19,11 @@ from batch_refunds.cli.common import (
     add_api_options,
     add_guardrail_options,
     add_input_options,
+    add_timezone_option,
     client_config,
     error,
     load_options,
+    timezone_of,
 )
 from batch_refunds.errors import ConfigError, InputFileError
 from batch_refunds.exit_codes import EXIT_NOT_STARTED, EXIT_ROWS_NOT_DONE
@@ -62,6 +64,7 @@ def _add_options(parser: argparse.ArgumentParser, *, run: bool) -> None:
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="report folder (default reports/<input>-<time>/)"
     )
+    add_timezone_option(parser, default_help="this machine's")
     add_guardrail_options(parser, sending=run)
     parser.add_argument(
         "--new-refunds",
@@ -88,6 +91,7 @@ def _main(args: argparse.Namespace, *, mode: str) -> int:
     try:
         config = client_config(args)
         load = load_options(args)
+        zone = timezone_of(args)
     except ConfigError as exc:
         error(str(exc))
         return EXIT_NOT_STARTED
@@ -106,6 +110,7 @@ def _main(args: argparse.Namespace, *, mode: str) -> int:
         max_total=getattr(args, "max_total", None),
         concurrency=args.concurrency,
         allow_live=getattr(args, "live", False),
+        timezone=zone,
     )
     try:
         with Journal(args.journal) as journal:
