@@ -198,7 +198,7 @@ class Planner:
                 self.stopper.configuration(exc)
             except ApiUnavailable:
                 self.stopper.failed()
-            except SmartpayError:
+            except (SmartpayError, Stopped):
                 pass
 
     def row_plans(self, requests: Sequence[RefundRequest]) -> list[RowPlan]:
@@ -244,7 +244,7 @@ class Planner:
             for p in pending_rows:
                 reject(p, exc.code, exc.message)
             return
-        except _Stopped as exc:
+        except Stopped as exc:
             for p in pending_rows:
                 fail(p, exc.code, exc.message)
             return
@@ -268,6 +268,8 @@ class Planner:
                 await self._plan_row(p, view, book)
             except SmartpayError as exc:
                 self._refused_or_failed(p, exc)
+            except Stopped as exc:
+                fail(p, exc.code, exc.message)
 
     async def _plan_row(self, p: RowPlan, view: OrderView, book: ReferenceBook | None) -> None:
         request = p.request
@@ -492,7 +494,7 @@ class Planner:
 
     def _raise_if_stopped(self) -> None:
         if (reason := self.stopper.reason()) is not None:
-            raise _Stopped(*reason)
+            raise Stopped(*reason)
 
     async def _look_up(
         self, intent: Intent, view: OrderView, known: Collection[str]
@@ -551,8 +553,9 @@ class Untrusted(_GroupNotPlanned):
     """What Smartpay answered about an order cannot be right; its rows are rejected."""
 
 
-class _Stopped(_GroupNotPlanned):
-    """A stop was requested while an order was being read; its rows are failed."""
+class Stopped(_GroupNotPlanned):
+    """The run is stopping (asked to, misconfigured, the journal unwritable, the API down)
+    and a request was not sent: its rows are failed."""
 
 
 def _check_order(order: Order) -> None:
