@@ -226,7 +226,8 @@ def test_look_ahead_answers_rows_new_to_the_journal_without_a_query(tmp_path: Pa
         assert queries == []
         assert [i.key for i in journal.intents_for("id-0")] == ["k0"]
         done = journal.completion("id-1")
-        assert done is not None and done.refund_ids == ("re_1",)
+        assert done is not None
+        assert done.refund_ids == ("re_1",)
         journal.record_intents([intent(3)])  # written after the look-ahead: read again
         journal.complete("id-3", run_id="r", row=5, refunded_amount=500, refund_ids=["re_3"])
         assert [i.key for i in journal.intents_for("id-3")] == ["k3"]
