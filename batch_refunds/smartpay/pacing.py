@@ -58,6 +58,13 @@ _WINDOW_S = 1.0 + JITTER_ALLOWANCE_S
 CATCH_UP_S = 0.1
 
 
+# A wait longer than this (a hold, a slow pace's window) is cut short when the pace is raised
+# or the hold ended early. A shorter one is slept plainly: the two tasks a wakeable nap takes
+# add a loop turn or two to the start's lateness, which the window rule carries forward, and
+# a pace raised meanwhile is at most this much late.
+WAKEABLE_NAP_S = 0.1
+
+
 class EvenPace:
     """Starts at ``rate_per_second`` on an injected clock and sleep, with two rules:
 
@@ -125,7 +132,10 @@ class EvenPace:
                 wait_s = slot - now
                 if wait_s <= _EPSILON_S:
                     break
-                await self._nap(wait_s)
+                if wait_s > WAKEABLE_NAP_S:
+                    await self._nap(wait_s)
+                else:
+                    await self._sleep(wait_s)
             # Keep the slot's own time, not when the sleep happened to end: a real sleep wakes
             # a little late every time, and counting from the wake-up would add that lateness
             # to every interval. Slots missed in a stall shorter than CATCH_UP_S (the loop was
