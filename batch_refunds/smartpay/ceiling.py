@@ -141,6 +141,7 @@ class CeilingSearch:
         self._probe_base: float | None = None  # the ceiling a run of probes started from
         self._trial: _Trial | None = None
         self._climb_to = 0.0  # the pace to measure at once a trial passes
+        self._trial_rate = 0.0  # the pace kept while a trial is out (the one the 429 came at)
         # Measuring the refill rate: from the first refused start of a spell to the latest.
         self._measuring = False
         self._spell_from: float | None = None
@@ -386,8 +387,6 @@ class CeilingSearch:
         self._probe_successes = 0
         self._step = self._base_step
         self._next_probe_at = now + self._calm_s
-
-    _trial_rate = 0.0
 
     def _hold(self, until: float) -> float:
         self.resume_at = max(self.resume_at, until)
