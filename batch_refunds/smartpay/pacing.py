@@ -75,7 +75,7 @@ class EvenPace:
       (the loop was busy) stays in a server's sliding second longer than its slot said; this
       rule holds back the request one second later instead of letting it meet a full window.
 
-    ``hold_until(t)`` additionally keeps every start at or after ``t``.
+    ``hold(t)`` additionally keeps every start at or after ``t`` (the search's holds).
     """
 
     def __init__(self, rate_per_second: float, *, clock: Clock, sleep: Sleep) -> None:
@@ -108,10 +108,6 @@ class EvenPace:
     @property
     def held_until(self) -> float:
         return self._held_until
-
-    def hold_until(self, at: float) -> None:
-        """No start before clock time ``at`` (a later hold wins; an earlier one is ignored)."""
-        self._held_until = max(self._held_until, at)
 
     def hold(self, at: float) -> None:
         """No start before clock time ``at``, which may end an earlier hold sooner."""
