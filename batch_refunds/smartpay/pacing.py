@@ -9,9 +9,11 @@ Three limits, all shared by the whole client:
   come, first served (waiters queue on one lock in arrival order and only the head sleeps,
   exactly until its slot, on the injected clock), and never more than a second's worth
   within any second of actual start times (the window rule, below).
-* **The server's ceiling.** ``CeilingSearch`` (``ceiling.py``) sets that rate: the configured
-  one until a 429, then just under the limit the 429s revealed, probing upward rarely. A
-  429's ``Retry-After`` holds every start until it has passed, and not a moment longer.
+* **The server's ceiling.** ``CeilingSearch`` (``ceiling.py``) sets that rate and every hold:
+  the configured rate until a 429, then just under the limit the 429s revealed, probing
+  upward rarely. A 429 holds every start at most until its ``Retry-After`` has passed, and
+  less when the server has shown that its whole-second Retry-After overstates the wait. A
+  raised pace or a hold cut short wakes the request asleep at the head of the queue.
 
 The pacer is ours rather than a library's. asyncio-throttle's ``Throttler`` polls every
 10 ms on ``time.monotonic`` (no injected clock, so no test can steer it and every start is
@@ -56,6 +58,13 @@ _WINDOW_S = 1.0 + JITTER_ALLOWANCE_S
 CATCH_UP_S = 0.1
 
 
+# A wait longer than this (a hold, a slow pace's window) is cut short when the pace is raised
+# or the hold ended early. A shorter one is slept plainly: the two tasks a wakeable nap takes
+# add a loop turn or two to the start's lateness, which the window rule carries forward, and
+# a pace raised meanwhile is at most this much late.
+WAKEABLE_NAP_S = 0.1
+
+
 class EvenPace:
     """Starts at ``rate_per_second`` on an injected clock and sleep, with two rules:
 
@@ -66,17 +75,31 @@ class EvenPace:
       (the loop was busy) stays in a server's sliding second longer than its slot said; this
       rule holds back the request one second later instead of letting it meet a full window.
 
-    ``hold_until(t)`` additionally keeps every start at or after ``t``.
+    ``hold(t)`` additionally keeps every start at or after ``t`` (the search's holds).
     """
 
     def __init__(self, rate_per_second: float, *, clock: Clock, sleep: Sleep) -> None:
-        self.rate_per_second = rate_per_second
+        self._rate_per_second = rate_per_second
         self._clock = clock
         self._sleep = sleep
         self._lock = asyncio.Lock()
+        self._raised = asyncio.Event()
         self._last_slot = float("-inf")
         self._held_until = float("-inf")
         self._starts: deque[float] = deque()  # actual start times within the last window
+
+    @property
+    def rate_per_second(self) -> float:
+        return self._rate_per_second
+
+    @rate_per_second.setter
+    def rate_per_second(self, rate: float) -> None:
+        raised = rate > self._rate_per_second
+        self._rate_per_second = rate
+        if raised:
+            # The head of the queue may be asleep until a slot the slower pace (or its window
+            # rule) gave it: wake it to count again.
+            self._raised.set()
 
     @property
     def interval_s(self) -> float:
@@ -86,9 +109,11 @@ class EvenPace:
     def held_until(self) -> float:
         return self._held_until
 
-    def hold_until(self, at: float) -> None:
-        """No start before clock time ``at`` (a later hold wins; an earlier one is ignored)."""
-        self._held_until = max(self._held_until, at)
+    def hold(self, at: float) -> None:
+        """No start before clock time ``at``, which may end an earlier hold sooner."""
+        if at < self._held_until:
+            self._raised.set()  # the head may be asleep until the old hold's end
+        self._held_until = at
 
     async def acquire(self) -> float:
         """Wait for this caller's slot; returns the clock time it started."""
@@ -103,7 +128,10 @@ class EvenPace:
                 wait_s = slot - now
                 if wait_s <= _EPSILON_S:
                     break
-                await self._sleep(wait_s)
+                if wait_s > WAKEABLE_NAP_S:
+                    await self._nap(wait_s)
+                else:
+                    await self._sleep(wait_s)
             # Keep the slot's own time, not when the sleep happened to end: a real sleep wakes
             # a little late every time, and counting from the wake-up would add that lateness
             # to every interval. Slots missed in a stall shorter than CATCH_UP_S (the loop was
@@ -115,6 +143,17 @@ class EvenPace:
             while self._starts and self._starts[0] <= now - _WINDOW_S:
                 self._starts.popleft()
             return now
+
+    async def _nap(self, wait_s: float) -> None:
+        """Sleep ``wait_s``, or less if the pace is raised meanwhile."""
+        self._raised.clear()
+        nap = asyncio.ensure_future(self._sleep(wait_s))
+        raised = asyncio.ensure_future(self._raised.wait())
+        try:
+            await asyncio.wait((nap, raised), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nap.cancel()
+            raised.cancel()
 
     async def __aenter__(self) -> None:
         await self.acquire()
@@ -180,6 +219,7 @@ class Pacer:
             await self._pace.acquire()
             started = self._clock()
             self._search.started(started)
+            self._follow()
             self._in_flight += 1
             try:
                 yield started
@@ -189,12 +229,15 @@ class Pacer:
     def rate_limited(self, *, pause_s: float, started_at: float) -> None:
         """A request started at ``started_at`` got a 429: hold every start for ``pause_s``
         from now, and pace under the limit this shows."""
-        now = self._clock()
-        self._pace.hold_until(now + pause_s)
-        self._search.limited(started_at, now=now, resume_at=self._pace.held_until)
-        self._pace.rate_per_second = self._search.rate
+        self._search.limited(started_at, now=self._clock(), retry_after_s=pause_s)
+        self._follow()
 
     def good_response(self, *, started_at: float) -> None:
         """The server answered a request started at ``started_at`` without a 429."""
         self._search.accepted(started_at, now=self._clock())
+        self._follow()
+
+    def _follow(self) -> None:
+        """The pace and the hold are the search's."""
+        self._pace.hold(self._search.resume_at)
         self._pace.rate_per_second = self._search.rate

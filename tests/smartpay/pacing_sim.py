@@ -25,6 +25,8 @@ _T = TypeVar("_T")
 # Loop turns given to runnable tasks before the clock moves on: enough for every lock and
 # semaphore hand-off the pacer makes to settle.
 _SETTLE_TURNS = 30
+# One way over loopback, for a server that refuses before it does any work.
+_FAST_S = 0.0005
 
 
 class SimTime:
@@ -51,6 +53,8 @@ class SimTime:
                 await asyncio.sleep(0)
             if task.done():
                 return task.result()
+            while self._sleepers and self._sleepers[0][2].cancelled():
+                heapq.heappop(self._sleepers)  # a sleep cut short moves no clock
             if not self._sleepers:
                 raise RuntimeError("deadlock: nothing runs and nothing sleeps")
             when, _, future = heapq.heappop(self._sleepers)
@@ -138,9 +142,14 @@ async def drive(
     latency_s: float = 0.030,
     jitter_s: float = 0.0,
     seed: int = 1,
+    fast_refusals: bool = False,
 ) -> Trace:
     """``workers`` clients send ``requests`` requests through ``pacer`` to ``limit``, retrying
-    a 429 after its ``Retry-After`` as the real client does; returns what happened."""
+    a 429 after its ``Retry-After`` as the real client does; returns what happened.
+
+    ``fast_refusals``: like the sandbox, the limit is checked as a request arrives (0.5 ms
+    after it is sent) and a 429 comes straight back (0.5 ms), while an accepted request is
+    answered after ``latency_s``; otherwise each way takes half of ``latency_s``."""
     trace = Trace()
     rng = random.Random(seed)
     left = requests
@@ -149,10 +158,14 @@ async def drive(
         while True:
             async with pacer.slot() as started:
                 trace.starts.append(started)
-                await time.sleep(latency_s / 2 + rng.uniform(0.0, jitter_s))
+                there = _FAST_S if fast_refusals else latency_s / 2
+                await time.sleep(there + rng.uniform(0.0, jitter_s))
                 arrived = time.now
                 retry_after = limit.admit(arrived)
-                await time.sleep(latency_s / 2)
+                if retry_after is not None and fast_refusals:
+                    await time.sleep(_FAST_S)
+                else:
+                    await time.sleep(latency_s - there)
             if retry_after is None:
                 trace.accepted.append(arrived)
                 pacer.good_response(started_at=started)

@@ -228,3 +228,46 @@ async def test_only_the_head_of_the_queue_sleeps() -> None:
     await time.run(everyone())
     assert order == list(range(8))
     assert len(sleeps) == 7
+
+
+async def test_a_raised_pace_wakes_the_head_of_the_queue() -> None:
+    """A caller asleep until the next slot at 1/s starts as soon as the pace is raised to
+    100/s, not a second later."""
+    time = SimTime()
+    pace = EvenPace(1.0, clock=time.clock, sleep=time.sleep)
+    starts: list[float] = []
+
+    async def two() -> None:
+        starts.append(await pace.acquire())
+        starts.append(await pace.acquire())
+
+    async def raise_it() -> None:
+        await time.sleep(0.1)
+        pace.rate_per_second = 100.0
+
+    async def everyone() -> None:
+        await asyncio.gather(two(), raise_it())
+
+    await time.run(everyone())
+    assert starts == [0.0, pytest.approx(0.1)]
+
+
+async def test_a_hold_cut_short_wakes_the_head_of_the_queue() -> None:
+    """A caller held for 5 s starts at 0.2 s when the hold is moved back to 0.2 s."""
+    time = SimTime()
+    pace = EvenPace(100.0, clock=time.clock, sleep=time.sleep)
+    pace.hold(5.0)
+    starts: list[float] = []
+
+    async def one() -> None:
+        starts.append(await pace.acquire())
+
+    async def cut() -> None:
+        await time.sleep(0.1)
+        pace.hold(0.2)
+
+    async def everyone() -> None:
+        await asyncio.gather(one(), cut())
+
+    await time.run(everyone())
+    assert starts == [pytest.approx(0.2)]
