@@ -121,8 +121,9 @@ class Resolution:
     @staticmethod
     def duplicate_message(number: str, order_ids: tuple[str, ...]) -> str:
         listed = " and ".join((", ".join(order_ids[:-1]), order_ids[-1]))
+        every = "both" if len(order_ids) == 2 else "all"
         return (
-            f"orders {listed} all have the shop order number {number}, so which one to refund "
+            f"orders {listed} {every} have the shop order number {number}, so which one to refund "
             "cannot be told; nothing was sent. Put the Smartpay order id of the one meant in "
             "an order_id column"
         )

@@ -32,9 +32,7 @@ def test_a_column_of_shop_numbers_is_read_as_shop_order(tmp_path: Path, header: 
 def test_a_注文番号_column_of_smartpay_ids_stays_the_order_id(tmp_path: Path) -> None:
     """One Smartpay id among its first cells makes the column the order id, as before (its
     other cells then get the order id's own errors)."""
-    result = load_requests(
-        _csv(tmp_path, "注文番号,返金額\norder_test_AAAA1111,1200\nORD-7,500\n")
-    )
+    result = load_requests(_csv(tmp_path, "注文番号,返金額\norder_test_AAAA1111,1200\nORD-7,500\n"))
     assert ("注文番号", "order_id") in result.detected.columns
     assert [r.order_id for r in result.requests] == ["order_test_AAAA1111"]
     assert [e.code for e in result.errors] == ["input.order_id"]

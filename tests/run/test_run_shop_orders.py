@@ -129,7 +129,8 @@ async def test_a_number_on_two_orders_is_held_with_both_ids(harness: Harness) ->
 
     (row,) = result.outcomes
     assert (row.status, row.error_code) == (Status.HELD, shop_orders.DUPLICATE)
-    assert older in (row.message or "") and newer in (row.message or "")
+    assert older in (row.message or "")
+    assert newer in (row.message or "")
     assert harness.posts() == 0
 
 
@@ -145,7 +146,8 @@ async def test_an_order_id_and_a_shop_number_that_disagree_are_held(harness: Har
 
     wrong, right = result.outcomes
     assert (wrong.status, wrong.error_code) == (Status.HELD, shop_orders.MISMATCH)
-    assert "ORD-A" in (wrong.message or "") and "ORD-B" in (wrong.message or "")
+    assert "ORD-A" in (wrong.message or "")
+    assert "ORD-B" in (wrong.message or "")
     assert right.status is Status.REFUNDED
     assert [r.payment_id for r in harness.refunds()] == [
         harness.server.state.orders[second].payment_ids[0]
