@@ -228,10 +228,9 @@ class Planner:
                 and p.request.order_id is None and p.request.payment_id is None]  # fmt: skip
         if not rows:
             return
-        todo = []
-        for p in rows:
-            if self.journal.completion(p.identity) is None:
-                todo.append(p)
+        todo = [p for p in rows if self.journal.completion(p.identity) is None]
+        waiting = {id(p) for p in todo}
+        self._name_finished_orders([p for p in rows if id(p) not in waiting])
         if not todo:
             return
         await self._check_access()
@@ -247,8 +246,18 @@ class Planner:
         try:
             found = await resolver.resolve([p.request.shop_order or "" for p in todo])
         except SmartpayError as exc:
+            # One failure of one walk, whatever the number of rows that needed it: counted
+            # once, and never "not found" (a dead walk is not the end of the list).
+            if isinstance(exc, CONFIGURATION_ERRORS):
+                self.stopper.configuration(exc)
+            elif isinstance(exc, ApiUnavailable | UnusableAnswer):
+                self.stopper.failed()
+            reason = self.stopper.reason() or (
+                exc.code, f"{exc.message}; the order list could not be read, so this row's "
+                "shop order number was not looked up; re-run to finish it",
+            )  # fmt: skip
             for p in todo:
-                self._refused_or_failed(p, exc)
+                fail(p, *reason)
                 p.decided = True
             return
         self.shop_resolution = found
@@ -264,6 +273,20 @@ class Planner:
             else:
                 p.request = replace(p.request, order_id=order_ids[0])
                 p.resolved = True
+
+    def _name_finished_orders(self, rows: Sequence[RowPlan]) -> None:
+        """A finished row needs no walk; its order id for the report comes from the journal's
+        memory of earlier walks, when that names exactly one order."""
+        if not rows:
+            return
+        keys = {reference_key(p.request.shop_order or "") for p in rows}
+        found: dict[str, set[str]] = {}
+        for order_id, key, _, _ in self.journal.remembered_orders(self.orders_scope, keys):
+            found.setdefault(key, set()).add(order_id)
+        for p in rows:
+            ids_found = found.get(reference_key(p.request.shop_order or ""), set())
+            if len(ids_found) == 1:
+                p.order_id = next(iter(ids_found))
 
     def _shop_number_disagrees(self, p: RowPlan, reference: str | None) -> bool:
         """A row's shop number must be the reference of the order planned for it: a row that

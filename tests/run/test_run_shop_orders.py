@@ -182,7 +182,7 @@ async def test_the_next_run_walks_only_orders_created_since_the_last_walk(
 async def test_a_finished_sheet_walks_nothing_and_sends_nothing(harness: Harness) -> None:
     """The identity is the shop number as typed, so a re-run knows the rows are finished
     before any walk: no page of the order list, no refund."""
-    shop_order(harness, "ORD-9", 5000)
+    order_id = shop_order(harness, "ORD-9", 5000)
     path = write(harness, [("ORD-9", None, None)])
     await harness.run(path, orders_since=SINCE)
     state = harness.server.state
@@ -192,6 +192,7 @@ async def test_a_finished_sheet_walks_nothing_and_sends_nothing(harness: Harness
 
     assert statuses(again) == [Status.ALREADY_REFUNDED]
     assert (state.requests_served("GET", "/v1/orders"), harness.posts()) == (gets, posts)
+    assert again.outcomes[0].order_id == order_id  # from the journal's memory of the walk
     assert len(harness.refunds()) == 1
 
 
@@ -249,3 +250,21 @@ async def test_a_version_2_journal_is_migrated_and_remembers_walks(
     assert int(version) == SCHEMA_VERSION == 3
     assert ("ORD-M",) in remembered
     assert shop == [("ORD-M",)]
+
+
+async def test_a_walk_that_fails_is_never_not_found_and_a_rerun_finishes(harness: Harness) -> None:
+    """The order list answering 500 fails the rows that needed it (safe to re-run), never
+    rejects them as not found; the re-run, once the list answers, refunds them once."""
+    shop_order(harness, "ORD-F", 5000)
+    path = write(harness, [("ORD-F", 1000, None), ("ORD-F", 500, "RMA-2")])
+    harness.server.knobs.fail_rate = 1.0
+
+    failed = await harness.run(path, orders_since=SINCE, max_attempts=1)
+
+    assert statuses(failed) == [Status.FAILED, Status.FAILED]
+    assert all(o.error_code != shop_orders.NOT_FOUND for o in failed.outcomes)
+    assert harness.posts() == 0
+    harness.server.knobs.fail_rate = 0.0
+    result = await harness.run(path, orders_since=SINCE)
+    assert statuses(result) == [Status.REFUNDED, Status.REFUNDED]
+    assert sorted(r.amount for r in harness.refunds()) == [500, 1000]
