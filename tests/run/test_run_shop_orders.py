@@ -20,6 +20,7 @@ from batch_refunds.identity import row_identity
 from batch_refunds.journal import SCHEMA_VERSION, Journal
 from batch_refunds.models import Mode, RefundRequest, Status
 from batch_refunds.report import ROW_COLUMNS
+from batch_refunds.runner import PlanTotals, RunHooks
 from tests.conftest import SANDBOX_START_MS
 from tests.run.conftest import Harness, statuses
 
@@ -268,3 +269,60 @@ async def test_a_walk_that_fails_is_never_not_found_and_a_rerun_finishes(harness
     result = await harness.run(path, orders_since=SINCE)
     assert statuses(result) == [Status.REFUNDED, Status.REFUNDED]
     assert sorted(r.amount for r in harness.refunds()) == [500, 1000]
+
+
+async def test_a_confirmed_run_walks_once_for_its_plan_and_its_sending(harness: Harness) -> None:
+    """A run that plans first (a confirmation) and then sends walks the order list once."""
+    fillers(harness, 150)
+    shop_order(harness, "ORD-C1", 5000)
+    shop_order(harness, "ORD-C2", 5000)
+    path = write(harness, [("ORD-C1", 100, None), ("ORD-C2", 200, None)])
+
+    async def confirm(totals: PlanTotals) -> bool:
+        return totals.rows_to_send == 2
+
+    result = await harness.run(path, orders_since=SINCE, hooks=RunHooks(confirm=confirm))
+
+    assert statuses(result) == [Status.REFUNDED, Status.REFUNDED]
+    assert order_pages(harness) == 2
+
+
+async def test_a_remembered_order_smartpay_no_longer_agrees_with_is_forgotten(
+    harness: Harness,
+) -> None:
+    """The journal said ORD-S is order A; Smartpay now shows A under another number: the row
+    fails (nothing sent), the memory is forgotten, and the next run walks afresh."""
+    fillers(harness, 120, days_ago=3)
+    order_id = shop_order(harness, "ORD-S", 5000)
+    shop_order(harness, "OTHER-NEWEST", 1000, days_ago=0.5)  # the walk's stop: ORD-S is older
+    await harness.run(write(harness, [("ORD-S", 100, None)]), orders_since=SINCE)
+    harness.server.state.orders[order_id].reference = "ORD-RENAMED"
+    pages = order_pages(harness)
+
+    stale = await harness.run(write(harness, [("ORD-S", 200, None)], name="2.csv"),
+                              orders_since=SINCE)  # fmt: skip
+
+    (row,) = stale.outcomes
+    assert (row.status, row.error_code) == (Status.FAILED, shop_orders.STALE)
+    assert "ORD-RENAMED" in (row.message or "")
+    assert [r.amount for r in harness.refunds()] == [100]
+    assert order_pages(harness) - pages == 1  # the memory answered
+    again = await harness.run(write(harness, [("ORD-S", 200, None)], name="3.csv"),
+                              orders_since=SINCE)  # fmt: skip
+    assert [o.error_code for o in again.outcomes] == [shop_orders.NOT_FOUND]
+    assert order_pages(harness) - pages == 1 + 2  # a walk afresh: 122 orders, two pages
+
+
+async def test_a_remembered_order_older_than_the_window_is_outside_it(harness: Harness) -> None:
+    """The window is the window: an order the journal remembers from a wider walk is not
+    found by a run whose ``orders_since`` leaves it out."""
+    shop_order(harness, "ORD-60", 5000, days_ago=60)
+    wide = SINCE - timedelta(days=60)
+    first = await harness.run(write(harness, [("ORD-60", 100, None)]), orders_since=wide)
+    assert statuses(first) == [Status.REFUNDED]
+
+    narrow = await harness.run(write(harness, [("ORD-60", 200, None)], name="2.csv"),
+                               orders_since=SINCE)  # fmt: skip
+
+    assert [o.error_code for o in narrow.outcomes] == [shop_orders.NOT_FOUND]
+    assert [r.amount for r in harness.refunds()] == [100]
