@@ -195,7 +195,6 @@ async def test_plan_approve_run_and_report_end_to_end(make_console: MakeConsole)
     assert "Send 12 refund(s), ¥116,180 in total?" in page
     assert _posts(console) == 0  # the plan sent nothing
     before = {r.id for r in console.sandbox.state.all_refunds()}
-    before = {r.id for r in console.sandbox.state.all_refunds()}
     status, location, _ = await console.post(f"/runs/{plan_id}/approve")
     assert status == 303
     run_id = location.rsplit("/", 1)[1]
@@ -245,7 +244,6 @@ async def test_the_uploader_cannot_approve_under_maker_checker(make_console: Mak
     _, page = await console.get(f"/runs/{plan_id}")
     assert 'id="approve"' in page
     assert "Uploaded by maker" in page
-    before = {r.id for r in console.sandbox.state.all_refunds()}
     status, location, _ = await console.post(f"/runs/{plan_id}/approve")
     assert status == 303
     await console.wait_finished(location.rsplit("/", 1)[1])
@@ -375,7 +373,6 @@ async def test_a_row_held_as_maybe_changed_is_sent_once_the_person_says_it_is_ne
     first = tmp_path / "first.csv"
     first.write_text(f"order_id,amount\n{order.id},1000\n", encoding="utf-8")
     _, plan_id = await _planned(console, first)
-    before = {r.id for r in console.sandbox.state.all_refunds()}
     status, location, _ = await console.post(f"/runs/{plan_id}/approve")
     assert status == 303
     await console.wait_finished(location.rsplit("/", 1)[1])
