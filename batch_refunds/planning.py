@@ -288,6 +288,17 @@ class Planner:
             if len(ids_found) == 1:
                 p.order_id = next(iter(ids_found))
 
+    def _stale(self, p: RowPlan, why: str) -> None:
+        """A resolution Smartpay no longer agrees with (the journal remembered an order whose
+        reference has changed, or that is gone): the row fails and the memory is forgotten."""
+        self.journal.forget_orders(self.orders_scope)
+        fail(
+            p, shop_orders.STALE,
+            f"the shop order number {p.request.shop_order} was resolved to order "
+            f"{p.request.order_id}, but {why}; nothing was sent. The journal's memory of the "
+            "order list is forgotten: re-run to look the number up afresh",
+        )  # fmt: skip
+
     def _shop_number_disagrees(self, p: RowPlan, reference: str | None) -> bool:
         """A row's shop number must be the reference of the order planned for it: a row that
         names both an order id and a shop number of another order is held; a remembered
@@ -297,13 +308,7 @@ class Planner:
             return False
         has = f"the shop order number {reference}" if reference else "no shop order number"
         if p.resolved:
-            self.journal.forget_orders(self.orders_scope)
-            fail(
-                p, shop_orders.STALE,
-                f"the shop order number {number} was remembered as order {p.request.order_id}, "
-                f"but Smartpay shows that order with {has}; nothing was sent. The journal's "
-                "memory of the order list is forgotten: re-run to look the number up afresh",
-            )  # fmt: skip
+            self._stale(p, f"Smartpay shows that order with {has}")
         else:
             hold(
                 p, shop_orders.MISMATCH,
@@ -357,7 +362,10 @@ class Planner:
             return
         except SmartpayError as exc:
             for p in pending_rows:
-                self._refused_or_failed(p, exc)
+                if isinstance(exc, NotFound) and p.resolved:
+                    self._stale(p, "Smartpay has no such order")
+                else:
+                    self._refused_or_failed(p, exc)
             return
         books = reference_books(
             view.payments,

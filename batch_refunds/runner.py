@@ -193,6 +193,14 @@ def plan_totals(plan: Plan, outcomes: list[RowOutcome], invalid_rows: int) -> Pl
     )
 
 
+def _orders_scope(api: SmartpayApi) -> str:
+    """Whose order list the journal's memory of walks belongs to: the key's mode and, when
+    the client says, the API prefix (two sandboxes never share a memory)."""
+    config = getattr(api, "config", None)
+    prefix = getattr(config, "base_url", "")
+    return f"{'live' if api.live else 'test'} {prefix}".strip()
+
+
 def check_out_dir(out_dir: Path) -> None:
     """Refuse a report folder that already holds a report (it is the only record of what
     that run refunded, so it is never replaced), or one that cannot be written: both before
@@ -293,7 +301,7 @@ async def _run_locked(
         plan_only=options.mode is Mode.PLAN,
         new_refunds=options.new_refunds,
         order_bounds=options.order_bounds(started),
-        orders_scope="live" if api.live else "test",
+        orders_scope=_orders_scope(api),
         on_planned=hooks.on_row_planned,
         on_outcome=hooks.on_outcome,
     )

@@ -14,13 +14,17 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from batch_refunds import shop_orders
+from batch_refunds.errors import ConfigError
 from batch_refunds.identity import row_identity
 from batch_refunds.journal import SCHEMA_VERSION, Journal
 from batch_refunds.models import Mode, RefundRequest, Status
 from batch_refunds.report import ROW_COLUMNS
-from batch_refunds.runner import PlanTotals, RunHooks
+from batch_refunds.runner import PlanTotals, RunHooks, RunOptions
 from tests.conftest import SANDBOX_START_MS
 from tests.run.conftest import Harness, statuses
 
@@ -326,3 +330,51 @@ async def test_a_remembered_order_older_than_the_window_is_outside_it(harness: H
 
     assert [o.error_code for o in narrow.outcomes] == [shop_orders.NOT_FOUND]
     assert [r.amount for r in harness.refunds()] == [100]
+
+
+def test_bounds_that_cannot_be_right_are_refused_before_anything_runs(tmp_path: Path) -> None:
+    """A date without a time zone, or a count below one, is a ``ConfigError`` naming the
+    option, when ``RunOptions`` is built."""
+    base = {"input_path": tmp_path / "in.csv", "out_dir": tmp_path / "out"}
+    with pytest.raises(ConfigError) as naive:
+        RunOptions(**base, orders_since=datetime(2026, 9, 1))
+    with pytest.raises(ConfigError) as none:
+        RunOptions(**base, max_orders_scanned=0)
+    assert (naive.value.option, none.value.option) == ("orders_since", "max_orders_scanned")
+
+
+async def test_a_remembered_order_that_is_gone_fails_the_row_and_is_forgotten(
+    harness: Harness,
+) -> None:
+    """The journal remembers ORD-G as an order Smartpay no longer has: the row fails (not
+    rejected as Smartpay's 404 would say), nothing is sent, and the memory is forgotten."""
+    order_id = shop_order(harness, "ORD-G", 5000)
+    shop_order(harness, "OTHER-NEWEST", 1000, days_ago=0.5)
+    await harness.run(write(harness, [("ORD-G", 100, None)]), orders_since=SINCE)
+    del harness.server.state.orders[order_id]
+
+    gone = await harness.run(write(harness, [("ORD-G", 200, None)], name="2.csv"),
+                             orders_since=SINCE)  # fmt: skip
+
+    assert [(o.status, o.error_code) for o in gone.outcomes] == [(Status.FAILED, shop_orders.STALE)]
+    with Journal(harness.journal_path) as journal:
+        assert journal.order_scan("test " + harness.server.base_url) is None
+
+
+async def test_two_sandboxes_never_share_the_memory_of_their_order_lists(
+    make_harness: Any,
+) -> None:
+    """One journal, two API prefixes with an order each under ORD-X: the second run walks its
+    own list and refunds its own order, not the first sandbox's."""
+    first, second = await make_harness(), await make_harness()
+    fillers(second, 1, days_ago=3)  # both sandboxes make the same ids: shift the second's
+    shop_order(first, "ORD-X", 5000, days_ago=1)
+    other = shop_order(second, "ORD-X", 5000, days_ago=2)
+    shop_order(second, "OTHER-NEWEST", 1000, days_ago=0.5)
+    await first.run(write(first, [("ORD-X", 100, None)]), orders_since=SINCE)
+    second.journal_path = first.journal_path
+
+    result = await second.run(write(second, [("ORD-X", 200, None)]), orders_since=SINCE)
+
+    assert [(o.status, o.order_id) for o in result.outcomes] == [(Status.REFUNDED, other)]
+    assert other not in first.server.state.orders
