@@ -378,3 +378,20 @@ async def test_two_sandboxes_never_share_the_memory_of_their_order_lists(
 
     assert [(o.status, o.order_id) for o in result.outcomes] == [(Status.REFUNDED, other)]
     assert other not in first.server.state.orders
+
+
+async def test_a_payment_id_and_another_orders_shop_number_are_held(harness: Harness) -> None:
+    """A row naming a payment and a shop number is checked on the payment's order: another
+    order's number holds it, its own is refunded."""
+    first = shop_order(harness, "ORD-A", 5000)
+    shop_order(harness, "ORD-B", 5000)
+    payment = harness.server.state.orders[first].payment_ids[0]
+    path = write(harness, [(payment, "ORD-B", 1000), (payment, "ORD-A", 700)],
+                 header=("payment_id", "shop_order", "amount"))  # fmt: skip
+
+    result = await harness.run(path, orders_since=SINCE)
+
+    assert [(o.status, o.error_code) for o in result.outcomes] == [
+        (Status.HELD, shop_orders.MISMATCH), (Status.REFUNDED, None),
+    ]  # fmt: skip
+    assert [r.amount for r in harness.refunds()] == [700]
