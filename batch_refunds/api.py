@@ -20,6 +20,11 @@ class SmartpayApi(Protocol):
         """True when this talks to Smartpay with a live key: refunds move real money."""
         ...
 
+    @property
+    def base_url(self) -> str:
+        """The API prefix requests go to, never carrying credentials (for the report)."""
+        ...
+
     async def check_access(self) -> None:
         """Return if the key and the API prefix work; raise ``errors.Unauthorized`` or
         ``errors.EndpointNotFound`` (``errors.CONFIGURATION_ERRORS``) if not."""

@@ -6,6 +6,7 @@ Grouped by what the caller can do about it::
     ├── ConfigError            misuse: bad secret, bad base URL, bad limit; fix the call
     │   └── LiveKeyNotAllowed  a live key without ``RunOptions.allow_live``: real money
     ├── JournalBusy            another run holds the journal; try again once it has ended
+    ├── InboxBusy              another pass holds the inbox folder; the next pass will do
     ├── InputFileError         the spreadsheet as a whole can't be read (row errors are values,
     │                          not exceptions: see ``intake``)
     ├── JournalUnwritable      the journal's writer failed (disk full, I/O error): no intent
@@ -80,6 +81,11 @@ class LiveKeyNotAllowed(ConfigError):
 class JournalBusy(BatchRefundsError):
     """Another run holds the journal's lock: nothing was started. Not a misconfiguration:
     the same call succeeds once that run has ended."""
+
+
+class InboxBusy(BatchRefundsError):
+    """Another pass holds the inbox folder's lock: nothing was touched. The next pass (the
+    next cron call) does the work once that one has ended."""
 
 
 class InputFileError(BatchRefundsError):

@@ -59,7 +59,7 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,15 +70,17 @@ from batch_refunds.identity import MARKER_KEY
 from batch_refunds.journal_writer import GroupCommitter, Statement, Writer, configure, connect
 from batch_refunds.models import (
     CURRENCY,
+    InputLayout,
     Refund,
     RefundRecord,
+    RequestCounts,
     RowOutcome,
     RunSummary,
     Status,
     Yen,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 ANOTHER_JOURNAL = "(another journal)"
 """Credited with a refund that a replayed answer shows another journal's run made."""
@@ -99,7 +101,14 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at TEXT,
     exit_code INTEGER,
     summary_json TEXT,
-    report_dir TEXT
+    report_dir TEXT,
+    input_json TEXT
+);
+CREATE TABLE IF NOT EXISTS input_rows (
+    run_id TEXT NOT NULL,
+    row INTEGER NOT NULL,
+    cells TEXT NOT NULL,
+    PRIMARY KEY (run_id, row)
 );
 CREATE TABLE IF NOT EXISTS intents (
     key TEXT PRIMARY KEY,
@@ -177,9 +186,12 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "UPDATE intents SET credited_run_id = resolved_run_id WHERE state = 'succeeded'",
         "ALTER TABLE outcomes ADD COLUMN already_refunded INTEGER NOT NULL DEFAULT 0",
     ),
-    # Shop order numbers: the report's column; the order list's memory (shop_orders,
-    # order_scans) is created by the schema itself.
-    2: ("ALTER TABLE outcomes ADD COLUMN shop_order TEXT",),
+    # Version 3 keeps the input's own cells (table input_rows, created by the schema) and
+    # how the file was written, so a run's report can be re-created from the journal alone.
+    2: ("ALTER TABLE runs ADD COLUMN input_json TEXT",),
+    # Version 4: shop order numbers, the report's column; the memory of walks of the order
+    # list (shop_orders, order_scans) is created by the schema itself.
+    3: ("ALTER TABLE outcomes ADD COLUMN shop_order TEXT",),
 }
 
 
@@ -242,6 +254,25 @@ class RunRecord:
     report_dir: str | None
     requested: Yen | None = None  # None: not finished, or recorded before totals were kept
     refunded: Yen | None = None
+    already_refunded: Yen | None = None  # None also for a run recorded before schema 3
+    summary: RunSummary | None = None
+    """The whole summary as its report had it: None for a run that did not finish, or was
+    recorded before schema 3 (which kept only counts and totals)."""
+    input_sha256: str = ""
+    layout: InputLayout | None = None
+    """How the input was written, and its header: None before schema 3."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedProblem:
+    """A row a finished run reported as not done, by what the row asks for."""
+
+    run_id: str
+    order_id: str | None
+    requested_amount: Yen | None
+    reference: str | None
+    status: str
+    error_code: str | None
 
 
 class JournalLock:
@@ -574,24 +605,33 @@ class Journal:
         input_sha256: str,
         rows: int,
         started_at: str,
+        layout: InputLayout | None = None,
+        cells: Mapping[int, Sequence[str]] | None = None,
     ) -> None:
         """Record a run and wait for its commit: ``<journal>.id`` may only name a run the
-        journal really holds."""
-        commit = self._write(
-            "INSERT INTO runs (run_id, mode, input_path, input_sha256, rows, started_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(run_id, mode, input_path, input_sha256, rows, started_at)],
-        )
-        assert commit is not None, "start_run inside transaction()"
-        commit.wait()
+        journal really holds. ``layout`` and ``cells`` (row number → the row's cells as
+        written) are the input as its report carries it, kept so that the report can be
+        re-created from the journal alone."""
+        if self._batch is not None:
+            raise RuntimeError("start_run inside transaction(): its commit is awaited alone")
+        batch = _Batch()
+        batch.statements.append((
+            "INSERT INTO runs (run_id, mode, input_path, input_sha256, rows, started_at,"
+            " input_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(run_id, mode, input_path, input_sha256, rows, started_at, _layout_json(layout))],
+        ))  # fmt: skip
+        if cells:
+            batch.statements.append((
+                "INSERT OR REPLACE INTO input_rows (run_id, row, cells) VALUES (?, ?, ?)",
+                _InputRows(run_id, cells),
+            ))  # fmt: skip
+        self._submit(batch).wait()
         journal_id = self._db.execute("SELECT value FROM meta WHERE key='journal_id'").fetchone()
         self._write_sidecar(journal_id[0], run_id)
 
     def finish_run(self, summary: RunSummary, report_dir: str | None) -> None:
         """Record how a run ended and wait for every write of it to commit. A journal that
         failed meanwhile keeps the run unfinished (its report says why)."""
-        counts = {status.value: n for status, n in summary.counts}
-        totals = {"requested": summary.requested_total, "refunded": summary.refunded_total}
         commit = self._write(
             "UPDATE runs SET finished_at=?, exit_code=?, summary_json=?, report_dir=?"
             " WHERE run_id=?",
@@ -599,7 +639,7 @@ class Journal:
                 (
                     summary.finished_at,
                     summary.exit_code,
-                    json.dumps({"counts": counts, "totals": totals}),
+                    json.dumps(_summary_record(summary), ensure_ascii=False),
                     report_dir,
                     summary.run_id,
                 )
@@ -609,30 +649,103 @@ class Journal:
             with suppress(JournalUnwritable):
                 commit.wait()
 
+    _RUN_COLUMNS = (
+        "run_id, mode, input_path, rows, started_at, finished_at, exit_code, summary_json,"
+        " report_dir, input_sha256, input_json"
+    )
+
     def recent_runs(self, limit: int = 20) -> list[RunRecord]:
         self._settle_all()
         rows = self._db.execute(
-            "SELECT run_id, mode, input_path, rows, started_at, finished_at, exit_code,"
-            " summary_json, report_dir FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
+            f"SELECT {self._RUN_COLUMNS} FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
             (limit,),
         ).fetchall()
-        records = []
-        for r in rows:
-            saved = json.loads(r[7]) if r[7] else None
-            totals: dict[str, int] = {}
-            if saved is None:
-                counts = self._live_counts(r[0])
-            elif "counts" in saved:
-                counts, totals = saved["counts"], saved["totals"]
-            else:  # recorded by schema 1: the counts alone
-                counts = saved
-            records.append(
-                RunRecord(
-                    r[0], r[1], r[2], r[3], r[4], r[5], r[6], counts, r[8],
-                    totals.get("requested"), totals.get("refunded"),
-                )
-            )  # fmt: skip
-        return records
+        return [self._run_record(r) for r in rows]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        """One run as the journal recorded it; None if it has no such run."""
+        self._settle_all()
+        row = self._db.execute(
+            f"SELECT {self._RUN_COLUMNS} FROM runs WHERE run_id=?", (run_id,)
+        ).fetchone()
+        return None if row is None else self._run_record(row)
+
+    def run_ids_starting(self, prefix: str) -> list[str]:
+        """The runs whose id starts with ``prefix``, newest first (a person types a prefix)."""
+        rows = self._db.execute(
+            "SELECT run_id FROM runs WHERE substr(run_id, 1, length(?1)) = ?1"
+            " ORDER BY started_at DESC, rowid DESC",
+            (prefix,),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def _run_record(self, r: Sequence[Any]) -> RunRecord:
+        """A ``runs`` row checked where it enters: the summary a run stored, read back."""
+        saved = json.loads(r[7]) if r[7] else None
+        totals: dict[str, int] = {}
+        summary = None
+        if saved is None:
+            counts = self._live_counts(r[0])
+        elif "counts" in saved:
+            counts, totals = saved["counts"], saved["totals"]
+            if "summary" in saved:
+                summary = _summary_from_record(saved["summary"])
+        else:  # recorded by schema 1: the counts alone
+            counts = saved
+        return RunRecord(
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], counts, r[8],
+            totals.get("requested"), totals.get("refunded"), totals.get("already_refunded"),
+            summary, r[9], _layout_from_json(r[10]),
+        )  # fmt: skip
+
+    def input_cells(self, run_id: str) -> dict[int, tuple[str, ...]]:
+        """The input's own cells of a run's rows, as written (schema 3 on; else empty)."""
+        self._settle_all()
+        rows = self._db.execute(
+            "SELECT row, cells FROM input_rows WHERE run_id=? ORDER BY row", (run_id,)
+        ).fetchall()
+        return {row: _cells_from_json(cells) for row, cells in rows}
+
+    def unanswered_requests(self, run_id: str) -> int:
+        """Refund requests this run sent whose answer it never recorded (still pending)."""
+        self._settle_all()
+        row = self._db.execute(
+            "SELECT count(*) FROM intents WHERE run_id=? AND state=?", (run_id, PENDING)
+        ).fetchone()
+        return int(row[0])
+
+    def runs_of_input(self, input_sha256: str) -> list[RunRecord]:
+        """Every run of a file with this content (its sha256), oldest first: how the inbox
+        knows a file it has seen, whatever its name."""
+        self._settle_all()
+        rows = self._db.execute(
+            "SELECT run_id FROM runs WHERE input_sha256=? ORDER BY started_at, rowid",
+            (input_sha256,),
+        ).fetchall()
+        wanted = {r[0] for r in rows}
+        found = {r.run_id: r for r in self.recent_runs(limit=-1) if r.run_id in wanted}
+        return [found[r[0]] for r in rows if r[0] in found]
+
+    def moved_report(self, run_id: str, report_dir: str) -> None:
+        """Record that a run's report folder was moved (the inbox files it away)."""
+        commit = self._write("UPDATE runs SET report_dir=? WHERE run_id=?", [(report_dir, run_id)])
+        if commit is not None:
+            with suppress(JournalUnwritable):
+                commit.wait()
+
+    def problems_reported_before(self, run_id: str) -> list[ReportedProblem]:
+        """The rows not done (invalid, rejected, held, failed) in every finished run other
+        than ``run_id`` that started no later than it: what earlier reports already told."""
+        self._settle_all()
+        rows = self._db.execute(
+            "SELECT o.run_id, o.order_id, o.requested_amount, o.reference, o.status,"
+            " o.error_code FROM outcomes o JOIN runs r ON r.run_id = o.run_id"
+            " WHERE r.finished_at IS NOT NULL AND o.run_id != ?"
+            " AND r.started_at <= (SELECT started_at FROM runs WHERE run_id = ?)"
+            " AND o.status IN ('invalid', 'rejected', 'held', 'failed')",
+            (run_id, run_id),
+        ).fetchall()
+        return [ReportedProblem(*r) for r in rows]
 
     def _settle_all(self) -> None:
         if self._last > self._writer.committed:
@@ -895,9 +1008,11 @@ class Journal:
         merged = {**saved, **unsaved}
         return [merged[row] for row in sorted(merged)]
 
-    def refunds_credited_to(self, run_id: str) -> list[RefundRecord]:
+    def refunds_credited_to(self, run_id: str, *, found_later: bool = True) -> list[RefundRecord]:
         """The refunds this run made, for the report's Refunds sheet and its refunded total
-        (those whose record is still on its way to the disk included)."""
+        (those whose record is still on its way to the disk included). ``found_later=False``
+        leaves out those a later run found by looking up this run's unanswered requests: the
+        refunds its own report listed when it was written."""
         committed = self._writer.committed
         unsaved = {
             key: m for key, m in self._unsaved_marks.items()
@@ -906,7 +1021,8 @@ class Journal:
         rows = self._db.execute(
             "SELECT refund_id, resolved_row, order_id, payment_id, amount, reference,"
             " refund_created_at, key FROM intents WHERE credited_run_id=? AND state=?"
-            " ORDER BY resolved_row, rowid",
+            + ("" if found_later else " AND resolved_run_id=credited_run_id")
+            + " ORDER BY resolved_row, rowid",
             (run_id, SUCCEEDED),
         ).fetchall()
         records = [(r[1], RefundRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or 0))
@@ -953,3 +1069,109 @@ def _tag_identity(identity: str | None) -> str:
 
 def _tag_payment(payment_id: str | None) -> str:
     return f"p:{payment_id}" if payment_id is not None else ""
+
+
+def _summary_record(summary: RunSummary) -> dict[str, object]:
+    """What ``runs.summary_json`` holds: the counts and totals ``runs`` lists (as schema 2
+    kept them) and, from schema 3, the whole summary, so a report can be re-created."""
+    return {
+        "counts": {status.value: n for status, n in summary.counts},
+        "totals": {
+            "requested": summary.requested_total,
+            "refunded": summary.refunded_total,
+            "already_refunded": summary.already_refunded_total,
+        },
+        "summary": {
+            **{name: getattr(summary, name) for name in _SUMMARY_SCALARS},
+            "counts": [[status.value, n] for status, n in summary.counts],
+            "requests": [
+                summary.requests.total,
+                summary.requests.retried,
+                summary.requests.rate_limited,
+            ],
+            "warnings": list(summary.warnings),
+        },
+    }
+
+
+_SUMMARY_SCALARS = (
+    "run_id", "mode", "input_path", "input_sha256", "rows", "requested_total", "refunded_total",
+    "started_at", "finished_at", "duration_s", "exit_code", "already_refunded_total",
+    "stop_reason", "key_mode", "api_base_url", "timezone",
+)  # fmt: skip
+
+
+def _summary_from_record(data: object) -> RunSummary | None:
+    """The summary stored by ``_summary_record``, checked; None if it is not one (a journal
+    edited by hand): the run is then shown from its counts alone."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        counts = tuple((Status(s), n) for s, n in data["counts"])
+        total, retried, limited = data["requests"]
+        summary = RunSummary(
+            **{name: data[name] for name in _SUMMARY_SCALARS},
+            counts=counts,
+            requests=RequestCounts(total, retried, limited),
+            warnings=tuple(data["warnings"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    ints = (summary.rows, summary.requested_total, summary.refunded_total, summary.exit_code,
+            summary.already_refunded_total, total, retried, limited,
+            *(n for _, n in counts))  # fmt: skip
+    texts = (summary.run_id, summary.started_at, summary.finished_at, summary.timezone,
+             *summary.warnings)  # fmt: skip
+    if not all(type(v) is int for v in ints) or not all(type(v) is str for v in texts):
+        return None
+    return summary
+
+
+def _layout_json(layout: InputLayout | None) -> str | None:
+    if layout is None:
+        return None
+    return json.dumps(
+        {"format": layout.format, "encoding": layout.encoding, "delimiter": layout.delimiter,
+         "sheet": layout.sheet, "header": list(layout.header)},
+        ensure_ascii=False,
+    )  # fmt: skip
+
+
+def _layout_from_json(text: str | None) -> InputLayout | None:
+    if not text:
+        return None
+    data = json.loads(text)
+    return InputLayout(
+        format=str(data["format"]),
+        encoding=data.get("encoding"),
+        delimiter=data.get("delimiter"),
+        sheet=data.get("sheet"),
+        header=tuple(str(cell) for cell in data.get("header", ())),
+    )
+
+
+class _InputRows(Sequence[tuple[object, ...]]):
+    """``input_rows`` parameters made one at a time as the writer thread inserts them: a
+    million-row file's cells are not copied into a list of JSON strings first."""
+
+    def __init__(self, run_id: str, cells: Mapping[int, Sequence[str]]) -> None:
+        self._run_id, self._cells, self._rows = run_id, cells, list(cells)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index: int) -> tuple[object, ...]:  # type: ignore[override]
+        row = self._rows[index]
+        return (self._run_id, row, _cells_json(self._cells[row]))
+
+    def __iter__(self) -> Iterator[tuple[object, ...]]:
+        cells, run_id = self._cells, self._run_id
+        return ((run_id, row, _cells_json(cells[row])) for row in self._rows)
+
+
+def _cells_json(cells: Sequence[str]) -> str:
+    return json.dumps(list(cells), ensure_ascii=False)
+
+
+def _cells_from_json(text: str) -> tuple[str, ...]:
+    return tuple(str(cell) for cell in json.loads(text))

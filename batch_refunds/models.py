@@ -256,3 +256,19 @@ class RunSummary:
     already_refunded_total: Yen = 0  # existed before this run for the rows of its file
     warnings: tuple[str, ...] = ()  # what intake noticed about the file, for a person to read
     stop_reason: str | None = None  # why the run ended before every row was tried
+    key_mode: str | None = None  # "test" or "live", from the secret key's prefix
+    api_base_url: str | None = None  # the API prefix talked to (never carries credentials)
+    timezone: str = "UTC"  # the zone the report's human-facing times are shown in
+
+
+@dataclass(frozen=True, slots=True)
+class InputLayout:
+    """How a run's input file was written, so that rows of it can be written back the same
+    way (``needs_attention.csv``): its format, text encoding and delimiter (text files), the
+    sheet read (workbooks) and the header row's cells as written."""
+
+    format: str  # csv, tsv, xlsx, xlsm, xlsb, xls or ods
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    header: tuple[str, ...] = ()

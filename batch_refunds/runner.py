@@ -31,17 +31,20 @@ from batch_refunds.intake import load_requests
 from batch_refunds.intake.columns import ORDER_ID, PAYMENT_ID, REFERENCE, SHOP_ORDER
 from batch_refunds.intake.load import LoadResult
 from batch_refunds.journal import Journal, JournalLock
-from batch_refunds.models import Mode, RequestCounts, RowError, RowOutcome, RunSummary, Status, Yen
+from batch_refunds.models import (
+    InputLayout,
+    Mode,
+    RequestCounts,
+    RowError,
+    RowOutcome,
+    RunSummary,
+    Status,
+    Yen,
+)
 from batch_refunds.money import format_yen
 from batch_refunds.planning import Action, Plan
-from batch_refunds.report import (
-    CSV_NAME,
-    SUMMARY_NAME,
-    XLSX_NAME,
-    ReportPaths,
-    RunReport,
-    write_report,
-)
+from batch_refunds.report import REPORT_NAMES, ReportPaths, RunReport, write_report
+from batch_refunds.report.zones import UTC_NAME, resolve_zone
 from batch_refunds.shop_orders import DEFAULT_MAX_ORDERS_SCANNED, DEFAULT_WINDOW_DAYS, OrderBounds
 from batch_refunds.stopping import STOP_GRACE_S, StoppableApi
 
@@ -71,6 +74,9 @@ class RunOptions:
     max_total: Yen | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     allow_live: bool = False
+    timezone: str = UTC_NAME
+    """The zone the report shows its times in (an IANA name such as ``Asia/Tokyo``);
+    ``summary.json`` keeps UTC and names it."""
     orders_since: datetime | None = None
     """Shop order numbers are looked for among orders created since then (an aware
     datetime; default: the last ``shop_orders.DEFAULT_WINDOW_DAYS`` days)."""
@@ -85,6 +91,10 @@ class RunOptions:
             raise ConfigError(
                 f"mode must be Mode.RUN or Mode.PLAN, got {self.mode!r}", option="mode"
             )
+        try:
+            resolve_zone(self.timezone)
+        except ValueError as exc:
+            raise ConfigError(str(exc), option="timezone") from None
         self.order_bounds(datetime.now(UTC))  # a bad bound is refused before anything runs
 
     def order_bounds(self, now: datetime) -> OrderBounds:
@@ -205,7 +215,7 @@ def check_out_dir(out_dir: Path) -> None:
     """Refuse a report folder that already holds a report (it is the only record of what
     that run refunded, so it is never replaced), or one that cannot be written: both before
     anything is sent, so no refund goes out without its report."""
-    existing = [name for name in (SUMMARY_NAME, CSV_NAME, XLSX_NAME) if (out_dir / name).exists()]
+    existing = [name for name in REPORT_NAMES if (out_dir / name).exists()]
     if existing:
         raise ConfigError(
             f"{out_dir} already holds a report ({', '.join(existing)}); a report is never "
@@ -277,6 +287,10 @@ async def _run_locked(
     run_id = new_run_id(started)
     invalid = invalid_outcomes(loaded)
     digest = _sha256(options.input_path)
+    detected = loaded.detected
+    layout = InputLayout(detected.format, detected.encoding, detected.delimiter,
+                         detected.sheet, loaded.input_header)  # fmt: skip
+    cells = loaded.written_cells
     journal.start_run(
         run_id,
         mode=options.mode,
@@ -284,6 +298,8 @@ async def _run_locked(
         input_sha256=digest,
         rows=len(loaded.requests) + len(invalid),
         started_at=_iso(started),
+        layout=layout,
+        cells=cells,
     )
     journal.record_outcomes(run_id, invalid)
     if hooks.on_started is not None:
@@ -350,17 +366,66 @@ async def _run_locked(
             all_outcomes, guard=guard, interrupted=interrupted, misconfigured=engine.misconfigured
         ),
         warnings=loaded.warnings, stop_reason=engine.stop_reason(),
+        key_mode="live" if api.live else "test", api_base_url=api.base_url,
     )  # fmt: skip
     report = RunReport(
         summary=summary,
         rows=tuple(all_outcomes),
         refunds=tuple(journal.refunds_credited_to(run_id)),
         input_header=loaded.input_header,
-        input_cells=loaded.cells,
+        input_cells=cells,
+        layout=layout,
+        zone=resolve_zone(options.timezone),
     )
     paths = _write_report_somewhere(report, options.out_dir, journal.path.parent)
-    journal.finish_run(summary, str(options.out_dir))
+    journal.finish_run(summary, str(paths.directory))
     return RunResult(summary, paths, tuple(all_outcomes), loaded, guard, interrupted, totals)
+
+
+def recreate_report(
+    journal: Journal, run_id: str, out_dir: Path, *, timezone: str | None = None
+) -> ReportPaths:
+    """Write run ``run_id``'s report again into ``out_dir``, from the journal alone: the same
+    rows, refunds and summary as the report the run wrote (refunds a later run found by
+    looking up this run's unanswered requests are left out, as its report had them), its
+    times in ``timezone`` (default: the zone the run used). ``ConfigError`` when the journal
+    has no such run, the run did not finish (it wrote no report; the next run of its file
+    reports its rows), it was recorded before the journal kept the input's cells (schema
+    3), or ``out_dir`` already holds a report."""
+    record = journal.run(run_id)
+    if record is None:
+        raise ConfigError(f"the journal {journal.path} has no run {run_id}", option="run_id")
+    if record.finished_at is None:
+        raise ConfigError(
+            f"run {run_id} did not finish, so it wrote no report to re-create; the next run "
+            "of its file reports its rows",
+            option="run_id",
+        )
+    if record.summary is None or record.layout is None:
+        raise ConfigError(
+            f"run {run_id} was recorded before the journal kept the input's own cells (journal "
+            "schema 3), so its report cannot be re-created from the journal; its report was "
+            f"written to {record.report_dir or 'a folder the journal did not record'}",
+            option="run_id",
+        )
+    summary = record.summary
+    if timezone is not None:
+        summary = replace(summary, timezone=timezone)
+    try:
+        zone = resolve_zone(summary.timezone)
+    except ValueError as exc:
+        raise ConfigError(str(exc), option="timezone") from None
+    check_out_dir(out_dir)
+    report = RunReport(
+        summary=summary,
+        rows=tuple(journal.outcomes(run_id)),
+        refunds=tuple(journal.refunds_credited_to(run_id, found_later=False)),
+        input_header=record.layout.header,
+        input_cells=journal.input_cells(run_id),
+        layout=record.layout,
+        zone=zone,
+    )
+    return write_report(report, out_dir)
 
 
 def _write_report_somewhere(report: RunReport, out_dir: Path, fallback_parent: Path) -> ReportPaths:
@@ -447,6 +512,8 @@ def _summary(
     exit_code: int,
     warnings: tuple[str, ...],
     stop_reason: str | None,
+    key_mode: str,
+    api_base_url: str,
 ) -> RunSummary:
     counts = {status: 0 for status in Status}
     for o in outcomes:
@@ -468,6 +535,9 @@ def _summary(
         already_refunded_total=sum(o.already_refunded for o in outcomes),
         warnings=warnings,
         stop_reason=stop_reason,
+        key_mode=key_mode,
+        api_base_url=api_base_url,
+        timezone=options.timezone,
     )
 
 

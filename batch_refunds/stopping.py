@@ -51,6 +51,10 @@ class StoppableApi:
     def live(self) -> bool:
         return self._api.live
 
+    @property
+    def base_url(self) -> str:
+        return self._api.base_url
+
     async def check_access(self) -> None:
         await self._race(self._api.check_access(), "checking access")
 

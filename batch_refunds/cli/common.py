@@ -61,8 +61,12 @@ def yen_amount(text: str) -> int:
     return int(cleaned)
 
 
-def add_input_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", type=Path, help="the returns spreadsheet (.csv/.tsv/.txt/.xlsx)")
+def add_input_options(parser: argparse.ArgumentParser, *, positional: bool = True) -> None:
+    """``positional=False``: the reading options alone (``inbox`` reads many files)."""
+    if positional:
+        parser.add_argument(
+            "input", type=Path, help="the returns spreadsheet (.csv/.tsv/.txt/.xlsx)"
+        )
     parser.add_argument("--sheet", help="Excel sheet name (default: the first)")
     parser.add_argument("--encoding", help="text encoding of a CSV (default: detected)")
     parser.add_argument(
@@ -190,3 +194,47 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
 def error(message: str, stream: TextIO | None = None) -> None:
     """Print a refusal; it may quote the file (a header, a cell), so it is made terminal-safe."""
     print(f"batch-refunds: {terminal_safe(message)}", file=stream or sys.stderr)
+
+
+def add_guardrail_options(parser: argparse.ArgumentParser, *, sending: bool) -> None:
+    """The guardrails of ``plan`` (``sending=False``: only ``--max-amount``), and of every
+    command that sends refunds (``run``, ``serve``)."""
+    parser.add_argument(
+        "--max-amount",
+        type=yen_amount,
+        metavar="YEN",
+        help="reject any row that would refund more than this",
+    )
+    if not sending:
+        return
+    parser.add_argument("--strict", action="store_true", help="send nothing if any row is invalid")
+    parser.add_argument(
+        "--max-total",
+        type=yen_amount,
+        metavar="YEN",
+        help="send nothing if the plan refunds more than this in total",
+    )
+    parser.add_argument("--live", action="store_true", help="required with a sk_live_ key")
+
+
+def add_timezone_option(parser: argparse.ArgumentParser, *, default_help: str) -> None:
+    parser.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="show times in this zone, an IANA name such as Asia/Tokyo, or UTC "
+        f"(default {default_help}); summary.json keeps UTC and names the zone",
+    )
+
+
+def timezone_of(args: argparse.Namespace) -> str:
+    """``--timezone``, checked, else this machine's zone. ``ConfigError`` naming the flag."""
+    from batch_refunds.report.zones import machine_zone_name, resolve_zone
+
+    name: str | None = args.timezone
+    if name is None:
+        return machine_zone_name()
+    try:
+        resolve_zone(name)
+    except ValueError as exc:
+        raise ConfigError(f"--timezone: {exc}") from None
+    return name

@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING, TextIO
 
 from batch_refunds.cli.common import (
     add_api_options,
+    add_guardrail_options,
     add_input_options,
+    add_timezone_option,
     client_config,
     error,
     load_options,
     local_date,
     positive_int,
-    yen_amount,
+    timezone_of,
 )
 from batch_refunds.errors import ConfigError, InputFileError
 from batch_refunds.exit_codes import EXIT_NOT_STARTED, EXIT_ROWS_NOT_DONE
@@ -65,12 +67,8 @@ def _add_options(parser: argparse.ArgumentParser, *, run: bool) -> None:
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="report folder (default reports/<input>-<time>/)"
     )
-    parser.add_argument(
-        "--max-amount",
-        type=yen_amount,
-        metavar="YEN",
-        help="reject any row that would refund more than this",
-    )
+    add_timezone_option(parser, default_help="this machine's")
+    add_guardrail_options(parser, sending=run)
     parser.add_argument(
         "--new-refunds",
         action="store_true",
@@ -92,17 +90,8 @@ def _add_options(parser: argparse.ArgumentParser, *, run: bool) -> None:
         default=DEFAULT_MAX_ORDERS_SCANNED,
         help="and among at most the N newest orders (default %(default)s)",
     )
-    if not run:
-        return
-    parser.add_argument("--strict", action="store_true", help="send nothing if any row is invalid")
-    parser.add_argument(
-        "--max-total",
-        type=yen_amount,
-        metavar="YEN",
-        help="send nothing if the plan refunds more than this in total",
-    )
-    parser.add_argument("--yes", action="store_true", help="do not ask before sending")
-    parser.add_argument("--live", action="store_true", help="required with a sk_live_ key")
+    if run:
+        parser.add_argument("--yes", action="store_true", help="do not ask before sending")
 
 
 # The options a person sets with a flag, for messages that name the RunOptions field.
@@ -119,6 +108,7 @@ def _main(args: argparse.Namespace, *, mode: str) -> int:
     try:
         config = client_config(args)
         load = load_options(args)
+        zone = timezone_of(args)
     except ConfigError as exc:
         error(str(exc))
         return EXIT_NOT_STARTED
@@ -140,6 +130,7 @@ def _main(args: argparse.Namespace, *, mode: str) -> int:
         orders_since=args.orders_since,
         max_orders_scanned=args.max_orders_scanned,
         orders_widen="pass an earlier --orders-since (or a larger --max-orders-scanned)",
+        timezone=zone,
     )
     try:
         with Journal(args.journal) as journal:

@@ -170,6 +170,7 @@ def print_summary(result: RunResult, out: TextIO) -> None:
     width = max(len(s.value) for s in Status)
     path = terminal_safe(summary.input_path)
     print(f"\nRun {summary.run_id} ({summary.mode}) of {path}", file=out)
+    print(f"  {api_line(summary.key_mode, summary.api_base_url)}", file=out)
     print(f"  {'rows':<{width}}  {summary.rows:>6}", file=out)
     for status in Status:
         if counts.get(status, 0):
@@ -203,8 +204,20 @@ def print_summary(result: RunResult, out: TextIO) -> None:
     if result.report.fallback_from is not None:
         shown = terminal_safe(str(result.report.fallback_from))
         print(f"  Note: {shown} could not be written; the report is here:", file=out)
+    if result.report.needs_attention is not None:
+        shown = terminal_safe(str(result.report.needs_attention))
+        print(f"  Rows needing attention, as the input has them: {shown}", file=out)
     print(f"Report: {terminal_safe(str(result.report.directory))}/", file=out)
     print(f"exit {summary.exit_code}", file=out)
+
+
+def api_line(key_mode: str | None, base_url: str | None) -> str:
+    """Which money a run was about: ``LIVE key (real money) against https://…`` or ``test
+    key against http://127.0.0.1:8700/v1``, so a rehearsal is never read as the real run."""
+    if key_mode is None:
+        return "API not recorded"
+    mode = "LIVE key (real money)" if key_mode == "live" else f"{key_mode} key"
+    return f"{mode} against {terminal_safe(base_url or '?')}"
 
 
 ATTENTION = (Status.INVALID, Status.REJECTED, Status.HELD, Status.FAILED)

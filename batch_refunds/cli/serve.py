@@ -12,7 +12,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from batch_refunds.cli.common import add_api_options, client_config, error, positive_int, yen_amount
+from batch_refunds.cli.common import (
+    add_api_options,
+    add_guardrail_options,
+    client_config,
+    error,
+    positive_int,
+)
 from batch_refunds.cli.demo import DEFAULT_SEED, DEMO_KEY
 from batch_refunds.errors import ConfigError
 from batch_refunds.exit_codes import EXIT_NOT_STARTED, EXIT_OK
@@ -31,20 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     add_api_options(parser)
-    parser.add_argument(
-        "--max-amount",
-        type=yen_amount,
-        metavar="YEN",
-        help="reject any row that would refund more than this",
-    )
-    parser.add_argument(
-        "--max-total",
-        type=yen_amount,
-        metavar="YEN",
-        help="send nothing if the plan refunds more than this in total",
-    )
-    parser.add_argument("--strict", action="store_true", help="send nothing if any row is invalid")
-    parser.add_argument("--live", action="store_true", help="required with a sk_live_ key")
+    add_guardrail_options(parser, sending=True)
     parser.add_argument(
         "--auth-file",
         type=Path,

@@ -107,13 +107,21 @@ class KeptCells(Mapping[int, tuple[str, ...]]):
     row's text only when it is asked for. Rows that were blank or total lines are absent.
     """
 
-    __slots__ = ("_count", "_first", "_rows", "_width")
+    __slots__ = ("_count", "_cut", "_first", "_rows", "_width")
 
-    def __init__(self, first: int, rows: Sequence[Sequence[object] | None], width: int) -> None:
+    def __init__(
+        self, first: int, rows: Sequence[Sequence[object] | None], width: int, *, cut: bool = True
+    ) -> None:
         self._first = first
         self._rows = rows
         self._width = width
+        self._cut = cut
         self._count = sum(1 for cells in rows if cells is not None)
+
+    def uncut(self) -> KeptCells:
+        """The same rows with every cell a row has, padded to the header but never cut: a
+        row wider than its header (an unquoted ``1,500``) written back must stay as wide."""
+        return KeptCells(self._first, self._rows, self._width, cut=False)
 
     def __getitem__(self, row: int) -> tuple[str, ...]:
         i = row - self._first
@@ -121,7 +129,7 @@ class KeptCells(Mapping[int, tuple[str, ...]]):
         if cells is None:
             raise KeyError(row)
         width = self._width
-        shown = tuple(map(cell_text, cells[:width]))
+        shown = tuple(map(cell_text, cells[:width] if self._cut else cells))
         return shown + ("",) * (width - len(shown)) if len(shown) < width else shown
 
     def __iter__(self) -> Iterator[int]:

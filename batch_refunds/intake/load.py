@@ -24,7 +24,7 @@ from batch_refunds.intake.amount_columns import (
     likely_amounts,
     no_amount_error,
 )
-from batch_refunds.intake.cells import cell_text
+from batch_refunds.intake.cells import KeptCells, cell_text
 from batch_refunds.intake.columns import (
     AMOUNT,
     ORDER_ID,
@@ -100,6 +100,11 @@ class LoadResult:
         if at is None or at >= len(cells):
             return None
         return cells[at].strip() or None
+
+    @property
+    def written_cells(self) -> Mapping[int, tuple[str, ...]]:
+        """Like ``cells``, but a row wider than the header keeps its extra cells."""
+        return self.cells.uncut() if isinstance(self.cells, KeptCells) else self.cells
 
     @property
     def invalid_rows(self) -> tuple[int, ...]:

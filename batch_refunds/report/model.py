@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, tzinfo
 from pathlib import Path
 
-from batch_refunds.models import RefundRecord, RowOutcome, RunSummary, Status
+from batch_refunds.models import InputLayout, RefundRecord, RowOutcome, RunSummary, Status
 from batch_refunds.report.cells import text_cell
+from batch_refunds.report.zones import shown_epoch_ms
 
 Cell = int | str | None
 """A table cell: whole numbers stay numbers, text is already neutralised, ``None`` is blank."""
@@ -66,7 +67,9 @@ class RunReport:
 
     ``input_header`` and ``input_cells`` carry the spreadsheet's own columns through, after
     the tool's, so finance can join the report back to their system: the header cells as
-    written, and each row's cells as a person saw them (by row number).
+    written, and each row's cells as a person saw them (by row number). ``layout`` says how
+    the input was written, for ``needs_attention``; ``zone`` is the time zone the workbook
+    shows its times in (``summary.timezone`` names it).
     """
 
     summary: RunSummary
@@ -74,6 +77,8 @@ class RunReport:
     refunds: tuple[RefundRecord, ...]
     input_header: tuple[str, ...] = ()
     input_cells: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    layout: InputLayout | None = None
+    zone: tzinfo = UTC
 
     @property
     def row_columns(self) -> tuple[str, ...]:
@@ -94,6 +99,8 @@ class ReportPaths:
     summary: Path
     fallback_from: Path | None = None
     """The folder the report was meant for, when it could not be written there."""
+    needs_attention: Path | None = None
+    """The input's rows that need a person, as the input was written; None if none do."""
 
     @classmethod
     def in_directory(cls, directory: Path) -> ReportPaths:
@@ -179,8 +186,8 @@ def row_cells(outcome: RowOutcome) -> tuple[Cell, ...]:
     )
 
 
-def refund_cells(refund: RefundRecord) -> tuple[Cell, ...]:
-    """One ``Refunds`` line, in :data:`REFUND_COLUMNS` order."""
+def refund_cells(refund: RefundRecord, zone: tzinfo = UTC) -> tuple[Cell, ...]:
+    """One ``Refunds`` line, in :data:`REFUND_COLUMNS` order, its time shown in ``zone``."""
     row = whole(refund.row, "row")
     return (
         text_cell(refund.refund_id),
@@ -189,7 +196,7 @@ def refund_cells(refund: RefundRecord) -> tuple[Cell, ...]:
         text_cell(refund.payment_id),
         whole(refund.amount, "amount", row),
         text_cell(refund.reference),
-        iso_utc_ms(whole(refund.created_at, "created_at", row)),
+        shown_epoch_ms(whole(refund.created_at, "created_at", row), zone),
     )
 
 
@@ -198,6 +205,4 @@ def iso_utc_ms(epoch_ms: int) -> str:
 
     Integer arithmetic only, so no float rounding can shift a millisecond.
     """
-    seconds, millis = divmod(epoch_ms, 1000)
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
+    return shown_epoch_ms(epoch_ms, UTC)

@@ -34,6 +34,9 @@ def summary_dict(summary: RunSummary) -> dict[str, object]:
     return {
         "run_id": summary.run_id,
         "mode": summary.mode,
+        # Which money this report is about: a rehearsal (test key, a sandbox) must never
+        # pass for a live run. The base URL carries no credentials (ClientConfig refuses them).
+        "api": {"mode": summary.key_mode, "base_url": summary.api_base_url},
         "input": {
             "path": summary.input_path,
             "sha256": summary.input_sha256,
@@ -47,6 +50,7 @@ def summary_dict(summary: RunSummary) -> dict[str, object]:
         },
         "started_at": summary.started_at,
         "finished_at": summary.finished_at,
+        "timezone": summary.timezone,  # of the CSV's and workbook's times; these stay UTC
         "duration_s": round(float(summary.duration_s), DURATION_DECIMALS),
         "requests": {
             "total": whole(summary.requests.total, "requests.total"),

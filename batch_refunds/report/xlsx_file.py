@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Sequence
+from datetime import tzinfo
 from typing import Any, BinaryIO
 
 from xlsxwriter import Workbook
@@ -33,6 +34,7 @@ from batch_refunds.report.model import (
     rows_in_order,
 )
 from batch_refunds.report.summary import flatten, summary_dict
+from batch_refunds.report.zones import shown_time
 
 SUMMARY_SHEET = "Summary"
 ROWS_SHEET = "Rows"
@@ -43,6 +45,8 @@ CREATOR = "batch-refunds"
 Value = Cell | float  # a Summary value may be a duration in seconds
 
 YEN_FORMAT = "#,##0"  # thousands separators on screen; the cell still holds the integer
+TIME_FIELDS = frozenset({"started_at", "finished_at"})
+"""Shown in the report's zone; ``summary.json`` keeps them in UTC."""
 SUMMARY_AMOUNT_FIELDS = frozenset(
     {"totals.requested", "totals.already_refunded", "totals.refunded"}
 )
@@ -99,7 +103,7 @@ def write_xlsx(report: RunReport, stream: BinaryIO) -> None:
             formats,
             REFUND_COLUMNS,
             REFUND_AMOUNT_COLUMNS,
-            [refund_cells(refund) for refund in refunds_in_order(report)],
+            [refund_cells(refund, report.zone) for refund in refunds_in_order(report)],
         )
         book.close()  # only now is anything written to ``stream``
 
@@ -114,7 +118,8 @@ class _Formats:
 
 def _write_summary(sheet: Any, formats: _Formats, report: RunReport) -> None:
     lines = [
-        (field, _summary_value(value)) for field, value in flatten(summary_dict(report.summary))
+        (field, _summary_value(_shown(field, value, report.zone)))
+        for field, value in flatten(summary_dict(report.summary))
     ]
     amount_rows = {i for i, (field, _) in enumerate(lines) if field in SUMMARY_AMOUNT_FIELDS}
     _write_table(sheet, formats, SUMMARY_COLUMNS, frozenset(), lines, amount_rows=amount_rows)
@@ -158,6 +163,10 @@ def _write_table(
                 write_string(index, position, _text(str(value)))
             else:
                 raise TypeError(f"cell of unexpected type {type(value).__name__}: {value!r}")
+
+
+def _shown(field: str, value: object, zone: tzinfo) -> object:
+    return shown_time(value, zone) if field in TIME_FIELDS and isinstance(value, str) else value
 
 
 def _summary_value(value: object) -> Value:

@@ -161,6 +161,11 @@ class SmartpayClient:
         return self._config.live
 
     @property
+    def base_url(self) -> str:
+        """The API prefix, as checked by ``ClientConfig`` (no user name or password in it)."""
+        return self._config.base_url
+
+    @property
     def pacer(self) -> Pacer:
         """The shared pace and concurrency gate (its current rate is worth showing a user)."""
         return self._pacer

@@ -111,14 +111,18 @@ def test_runs_lists_runs_newest_first(tmp_path: Path, capsys: pytest.CaptureFixt
                            exit_code),
                 f"reports/{run_id}",
             )  # fmt: skip
-    assert main(["runs", "--journal", str(path)]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:5] == ["run", "mode", "started", "exit", "rows"]
+    assert main(["runs", "--journal", str(path), "--timezone", "UTC"]) == 0
+    groups, *lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:6] == ["run", "mode", "started", "exit", "all", "refunded"]
+    # The group line says which columns count rows and which are yen.
+    assert groups.index("rows:") == lines[0].index(" all ") + 1
+    assert groups.index("yen") == lines[0].index("requested")
     assert lines[1].startswith("20260102T000000Z-bbbbbb")
     assert lines[1].split()[3] == "1"
     assert lines[2].split()[5] == "2"  # two rows refunded
-    assert lines[1].split()[-4:] == [
+    assert lines[1].split()[-5:] == [
         "¥12,500",
+        "¥0",
         "¥11,001",
         "r.csv",
         "reports/20260102T000000Z-bbbbbb",

@@ -138,3 +138,69 @@ async def test_sigint_stops_cleanly_with_a_report_and_exit_130(
     await second.communicate()
     assert second.returncode == 0
     assert {o: sum(a) for o, a in _refunded_per_order(server).items()} == wanted
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from batch_refunds.cli.main import main
+
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+async def test_runs_show_on_a_run_killed_mid_way_and_on_the_run_that_finished_it(
+    make_sandbox: MakeSandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """runs show on a run killed with SIGKILL says it did not finish and shows what the
+    journal has (rows with an outcome, the requests left unanswered); report refuses it.
+    After the re-run, the killed run shows the refund found later, and the finished run shows
+    its input, API, timing, requests and totals."""
+    server = await _slow_sandbox(make_sandbox)
+    path, _wanted = _returns(server, tmp_path)
+    first = await _start(path, tmp_path, server, "first")
+    await _until(lambda: len(server.state.refunds) >= 5 and _post_in_flight(server))
+    first.kill()
+    assert await first.wait() == -signal.SIGKILL
+    await _until(lambda: not _post_in_flight(server))
+    journal = str(tmp_path / "journal.sqlite3")
+
+    code, out, _ = _cli(capsys, "runs", "--journal", journal, "--timezone", "UTC")
+    first_id = out.splitlines()[2].split()[0]
+    assert out.splitlines()[2].split()[3] == "…"
+    code, out, _ = _cli(capsys, "runs", "show", first_id[:18], "--journal", journal)
+    assert code == 0
+    assert "This run did not finish" in out
+    assert "  finished            did not finish" in out
+    assert "  requests            not recorded" in out
+    assert f"  input               {path}" in out
+    assert "  unanswered          " in out  # the POST open at the kill
+    assert "  report              none written" in out
+    code, _out, err = _cli(capsys, "report", first_id, "--journal", journal, "--out",
+                           str(tmp_path / "again"))  # fmt: skip
+    assert code == 2
+    assert "did not finish" in err
+
+    second = await _start(path, tmp_path, server, "second")
+    await second.communicate()
+    assert second.returncode == 0
+    code, out, _ = _cli(capsys, "runs", "show", first_id, "--journal", journal)
+    assert "  found later         " in out
+    assert "  unanswered" not in out
+
+    code, out, _ = _cli(capsys, "runs", "--journal", journal, "--timezone", "Asia/Tokyo")
+    second_id = out.splitlines()[2].split()[0]
+    assert "+09:00" in out.splitlines()[2]
+    code, out, _ = _cli(capsys, "runs", "show", second_id, "--journal", journal,
+                        "--timezone", "Asia/Tokyo")  # fmt: skip
+    summary = json.loads((tmp_path / "second" / "summary.json").read_text(encoding="utf-8"))
+    assert f"  API                 test key against {server.base_url}" in out
+    assert f"  input sha256        {summary['input']['sha256']}" in out
+    assert "  exit                0" in out
+    requests = summary["requests"]
+    assert (f"  requests            {requests['total']} ({requests['retried']} retried, "
+            f"{requests['rate_limited']} rate-limited)") in out  # fmt: skip
+    assert f"  rows                {ROWS}\n" in out
+    started = out.split("  started             ")[1].split()[0]
+    assert started.endswith("+09:00")
+    assert f"  report              {tmp_path / 'second'}/" in out
+    assert "Rows that need attention" not in out

@@ -73,7 +73,9 @@ def _result(message: str, warning: str, path: str) -> Any:
         summary=summary,
         outcomes=(outcome,),
         guard=None,
-        report=SimpleNamespace(directory=Path("reports/x"), fallback_from=None),
+        report=SimpleNamespace(
+            directory=Path("reports/x"), fallback_from=None, needs_attention=None
+        ),
     )
 
 

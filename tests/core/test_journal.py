@@ -146,3 +146,46 @@ def test_a_journal_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(ConfigError, match="newer"):
         Journal(path)
+
+
+def test_a_version_2_journal_is_migrated_and_its_old_runs_say_what_they_lack(
+    tmp_path: Path,
+) -> None:
+    """A schema 2 journal opens as schema 3: its runs are still listed with their totals,
+    they have no stored input (so their report cannot be re-created), and new runs keep
+    their input's cells."""
+    import sqlite3
+
+    from batch_refunds.models import InputLayout
+
+    path = tmp_path / "v2.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript((Path(__file__).parent / "journal_v2.sql").read_text(encoding="utf-8"))
+    db.executescript(
+        "INSERT INTO meta VALUES ('schema_version', '2');"
+        "INSERT INTO runs (run_id, mode, input_path, input_sha256, rows, started_at,"
+        " finished_at, exit_code, summary_json, report_dir) VALUES ('old-run', 'run', 'r.csv',"
+        " 'x', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z', 0,"
+        ' \'{"counts": {"refunded": 1}, "totals": {"requested": 900, "refunded": 900}}\','
+        " 'reports/old');"
+    )
+    db.close()
+    with Journal(path) as journal:
+        old = journal.run("old-run")
+        assert old is not None
+        assert (old.requested, old.refunded, old.summary, old.layout) == (900, 900, None, None)
+        assert journal.input_cells("old-run") == {}
+        layout = InputLayout("csv", "utf-8", ",", None, ("order_id", "amount"))
+        journal.start_run("new-run", mode="run", input_path="r.csv", input_sha256="y", rows=1,
+                          started_at="2026-01-02T00:00:00Z", layout=layout,
+                          cells={2: ("order_test_1", "900", "extra")})  # fmt: skip
+        new = journal.run("new-run")
+        assert new is not None
+        assert new.layout == layout
+        assert journal.input_cells("new-run") == {2: ("order_test_1", "900", "extra")}
+    version = (
+        sqlite3.connect(path)
+        .execute("SELECT value FROM meta WHERE key='schema_version'")
+        .fetchone()
+    )
+    assert version == ("4",)  # through 3 (input cells) and 4 (shop order numbers)

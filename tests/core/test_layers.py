@@ -34,8 +34,8 @@ def test_engine_and_reports_never_load_aiohttp(module: str) -> None:
     assert "aiohttp" not in _loaded_after(module)
 
 
-LAYERS = ["cli", "console", "runner", "report", "engine", "planning", "lookup", "shop_orders",
-          "journal",
+LAYERS = ["cli", "console", "inbox", "runner", "report", "engine", "planning", "lookup",
+          "shop_orders", "journal",
           "journal_writer", "intake", "progress", "smartpay", "sandbox", "attempts", "stopping",
           "api", "exit_codes", "ledger",
           "allocation", "identity", "money", "text", "models", "errors"]  # fmt: skip

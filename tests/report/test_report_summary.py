@@ -22,11 +22,13 @@ def test_summary_json_structure(report: RunReport, tmp_path: Path) -> None:
     assert list(data) == [
         "run_id",
         "mode",
+        "api",
         "input",
         "counts",
         "totals",
         "started_at",
         "finished_at",
+        "timezone",
         "duration_s",
         "requests",
         "exit_code",

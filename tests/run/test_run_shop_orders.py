@@ -229,18 +229,18 @@ def test_a_rows_identity_is_its_shop_number_as_typed_not_the_order() -> None:
                                                                 shop_order="ORD-1"), 1)  # fmt: skip
 
 
-async def test_a_version_2_journal_is_migrated_and_remembers_walks(
+async def test_a_version_3_journal_is_migrated_and_remembers_walks(
     harness: Harness, tmp_path: Path
 ) -> None:
-    """A journal written by schema 2 (no shop_order column, no memory of walks) is migrated
-    in place to 3 and then refunds by shop number, remembering the walk."""
+    """A journal written by schema 3 (no shop_order column, no memory of walks) is migrated
+    in place to 4 and then refunds by shop number, remembering the walk."""
     shop_order(harness, "ORD-M", 5000)
     Journal(harness.journal_path).close()
     db = sqlite3.connect(harness.journal_path)
     db.executescript(
         "DROP TABLE shop_orders; DROP TABLE order_scans;"
         "ALTER TABLE outcomes DROP COLUMN shop_order;"
-        "UPDATE meta SET value='2' WHERE key='schema_version';"
+        "UPDATE meta SET value='3' WHERE key='schema_version';"
     )
     db.close()
 
@@ -252,7 +252,7 @@ async def test_a_version_2_journal_is_migrated_and_remembers_walks(
     remembered = db.execute("SELECT reference FROM shop_orders").fetchall()
     shop = db.execute("SELECT shop_order FROM outcomes").fetchall()
     db.close()
-    assert int(version) == SCHEMA_VERSION == 3
+    assert int(version) == SCHEMA_VERSION == 4
     assert ("ORD-M",) in remembered
     assert shop == [("ORD-M",)]
 
