@@ -8,6 +8,12 @@ Two ways through, with the same result:
 ``plan_and_execute``
     each order is planned and sent straight away, for runs that need no total first.
 
+Concurrency: at most ``concurrency`` requests are in flight at once, whatever the API (the
+engine holds a slot for each call), and twice as many groups are worked on, so a slot that
+a group leaves to wait for its intents' commit (or for a payment's lock, or planning) is
+taken at once by another group's GET or POST instead of standing empty. The rows of one
+group still go one after another.
+
 Sending: a row's parts are committed to the journal *before* its first POST (the only
 write a POST waits for; answers, completions and outcomes are queued behind it), each POST
 carries a key derived from the row's identity and part, and at most one POST is in flight
@@ -22,7 +28,7 @@ what to do with the outcomes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from batch_refunds import identity as ids
@@ -40,6 +46,8 @@ from batch_refunds.journal import ANOTHER_JOURNAL, PENDING, Intent, Journal
 from batch_refunds.ledger import pending_message
 from batch_refunds.models import (
     CreateRefund,
+    Order,
+    Payment,
     Refund,
     RefundRequest,
     RowOutcome,
@@ -52,6 +60,7 @@ from batch_refunds.planning import (
     Plan,
     Planner,
     RowPlan,
+    Stopped,
     Stopper,
     fail,
     groups,
@@ -59,6 +68,9 @@ from batch_refunds.planning import (
 from batch_refunds.shop_orders import OrderBounds, Resolution
 
 DEFAULT_CONCURRENCY = 8
+GROUPS_PER_REQUEST_SLOT = 2
+"""Groups worked on at once per request allowed in flight: a group waiting for the disk
+holds no request slot, so one spare group per slot keeps every slot busy."""
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 20
 # Outcomes of rows that sent nothing are only report lines (no money moved, nothing to
 # recover), so they are written in batches: a re-run of 50,000 finished rows is one commit
@@ -67,6 +79,70 @@ OUTCOME_BATCH = 500
 
 
 OutcomeHook = Callable[[RowOutcome], None]
+
+
+class _Slots:
+    """``SmartpayApi`` that lets at most ``limit`` calls (one page of a list walk each) be
+    under way at once: the engine's own cap on requests in flight. A call that got its slot
+    after the run began to stop is not made (``Stopped``): no request leaves after a stop,
+    a 401 or a failed commit, however long it queued."""
+
+    def __init__(self, api: SmartpayApi, limit: int, stopper: Stopper) -> None:
+        self._api = api
+        self._slots = asyncio.Semaphore(limit)
+        self._stopper = stopper
+
+    def _go(self) -> None:
+        if (reason := self._stopper.reason()) is not None:
+            raise Stopped(*reason)
+
+    @property
+    def live(self) -> bool:
+        return self._api.live
+
+    @property
+    def base_url(self) -> str:
+        return self._api.base_url
+
+    async def check_access(self) -> None:
+        async with self._slots:
+            self._go()
+            await self._api.check_access()
+
+    async def get_order(self, order_id: str, *, expand: bool = True) -> Order:
+        async with self._slots:
+            self._go()
+            return await self._api.get_order(order_id, expand=expand)
+
+    async def get_payment(self, payment_id: str, *, expand: bool = True) -> Payment:
+        async with self._slots:
+            self._go()
+            return await self._api.get_payment(payment_id, expand=expand)
+
+    async def get_refund(self, refund_id: str, *, payment_id: str | None = None) -> Refund:
+        async with self._slots:
+            self._go()
+            return await self._api.get_refund(refund_id, payment_id=payment_id)
+
+    async def create_refund(self, body: CreateRefund, *, idempotency_key: str) -> Refund:
+        async with self._slots:
+            self._go()
+            return await self._api.create_refund(body, idempotency_key=idempotency_key)
+
+    async def list_refunds(self, *, page_size: int = 100) -> AsyncIterator[Refund]:
+        pages = aiter(self._api.list_refunds(page_size=page_size))
+        try:
+            while True:
+                async with self._slots:
+                    self._go()
+                    try:
+                        refund = await anext(pages)
+                    except StopAsyncIteration:
+                        return
+                yield refund
+        finally:
+            if (close := getattr(pages, "aclose", None)) is not None:
+                await close()
 
 
 class _InFlight(Exception):
@@ -95,6 +171,7 @@ class Engine:
     order_bounds: OrderBounds | None = None
     orders_scope: str = "test"
     _payment_locks: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
+    _api: SmartpayApi = field(init=False)
     _stopper: Stopper = field(init=False)
     _planner: Planner = field(init=False)
     _unsent: list[RowOutcome] = field(init=False, default_factory=list)
@@ -103,8 +180,9 @@ class Engine:
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
         self._stopper = Stopper(self.max_consecutive_failures, self.stop)
+        self._api = _Slots(self.api, self.concurrency, self._stopper)
         self._planner = Planner(
-            api=self.api, journal=self.journal, run_id=self.run_id, stopper=self._stopper,
+            api=self._api, journal=self.journal, run_id=self.run_id, stopper=self._stopper,
             max_amount=self.max_amount, plan_only=self.plan_only,
             new_refunds=self.new_refunds, order_bounds=self.order_bounds,
             orders_scope=self.orders_scope,
@@ -219,7 +297,7 @@ class Engine:
             with counting() as tries:
                 try:
                     async with lock:
-                        refund = await self.api.create_refund(
+                        refund = await self._api.create_refund(
                             self._body(p, part), idempotency_key=key
                         )
                     if refund.failed:  # a failed refund moved no money
@@ -229,6 +307,10 @@ class Engine:
                         )
                     if not refund.succeeded:
                         raise _InFlight(refund)
+                except Stopped as exc:
+                    # Stopped while waiting for a request slot: not sent, the intent stays
+                    # pending (the next run finds nothing and sends it with its key).
+                    failure = (Status.FAILED, exc.code, exc.message)
                 except _InFlight as exc:
                     # Pending (or a status we don't know): it may still go through. Never a
                     # new key for it: the intent stays open for the next run's lookup.
@@ -409,7 +491,7 @@ class Engine:
     async def _for_each_group(
         self, batches: list[list[RowPlan]], work: Callable[[list[RowPlan]], Awaitable[None]]
     ) -> None:
-        """Run ``work`` on every group with at most ``concurrency`` groups at once."""
+        """Run ``work`` on every group, ``GROUPS_PER_REQUEST_SLOT × concurrency`` at once."""
         queue: asyncio.Queue[list[RowPlan]] = asyncio.Queue()
         for group in batches:
             queue.put_nowait(group)
@@ -422,7 +504,7 @@ class Engine:
                     return
                 await work(group)
 
-        workers = min(self.concurrency, len(batches))
+        workers = min(GROUPS_PER_REQUEST_SLOT * self.concurrency, len(batches))
         async with asyncio.TaskGroup() as tg:
             for _ in range(workers):
                 tg.create_task(worker())

@@ -370,6 +370,7 @@ class _Batch:
 
 
 _PRUNE_EVERY = 4096  # submissions between sweeps of what is known to be committed
+_LOOK_AHEAD_CHUNK = 400  # identities per query (twice as many parameters, under 999)
 
 
 class Journal:
@@ -409,6 +410,7 @@ class Journal:
         self._next_prune = _PRUNE_EVERY
         self._last = 0  # the latest submission
         self._recorded: dict[str, tuple[str, str]] = {}  # intents recorded here, not yet answered
+        self._absent: set[str] = set()  # identity tags known to have nothing (``look_ahead``)
 
     def _check_identity(self) -> None:
         """Refuse a journal that is not the one ``<journal>.id`` remembers (see module doc)."""
@@ -556,6 +558,7 @@ class Journal:
         seq = self._last = self._writer.submit(batch.statements)
         for tag in batch.tags:
             self._dirty[tag] = seq
+            self._absent.discard(tag)
         for run_id, outcome in batch.outcomes:
             self._unsaved_outcomes[(run_id, outcome.row)] = (seq, outcome)
         for key, mark in batch.marks:
@@ -760,8 +763,33 @@ class Journal:
 
     # --- intents ------------------------------------------------------------------------
 
+    def look_ahead(self, identities: Iterable[str]) -> None:
+        """Learn, a few queries for a whole file, which of ``identities`` the journal holds no
+        intent and no completion for: until something is written for one of them through
+        this ``Journal``, its ``intents_for`` and ``completion`` answer without a query. (No
+        other process writes meanwhile: the run holds the journal's lock.)"""
+        wanted = list(dict.fromkeys(identities))
+        found: set[str] = set()
+        for start in range(0, len(wanted), _LOOK_AHEAD_CHUNK):
+            chunk = wanted[start : start + _LOOK_AHEAD_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                identity
+                for (identity,) in self._db.execute(
+                    f"SELECT identity FROM intents WHERE identity IN ({marks})"
+                    f" UNION SELECT identity FROM completions WHERE identity IN ({marks})",
+                    (*chunk, *chunk),
+                )
+            )
+        self._absent = {
+            tag for identity in wanted
+            if identity not in found and (tag := _tag_identity(identity)) not in self._dirty
+        }  # fmt: skip
+
     def intents_for(self, identity: str) -> list[Intent]:
-        self._settle(_tag_identity(identity))
+        if (tag := _tag_identity(identity)) in self._absent:
+            return []
+        self._settle(tag)
         rows = self._db.execute(
             "SELECT key, identity, generation, run_id, row, order_id, payment_id, amount,"
             " reference, state, refund_id, refund_created_at, resolved_run_id, error_code, message"
@@ -876,7 +904,9 @@ class Journal:
     # --- completions --------------------------------------------------------------------
 
     def completion(self, identity: str) -> Completion | None:
-        self._settle(_tag_identity(identity))
+        if (tag := _tag_identity(identity)) in self._absent:
+            return None
+        self._settle(tag)
         row = self._db.execute(
             "SELECT identity, run_id, row, refunded_amount, refund_ids FROM completions"
             " WHERE identity=?",

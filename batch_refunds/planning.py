@@ -207,7 +207,7 @@ class Planner:
                 self.stopper.configuration(exc)
             except ApiUnavailable:
                 self.stopper.failed()
-            except SmartpayError:
+            except (SmartpayError, Stopped):
                 pass
 
     def row_plans(self, requests: Sequence[RefundRequest]) -> list[RowPlan]:
@@ -217,6 +217,9 @@ class Planner:
             reference = request.reference or ids.derived_reference(identity)
             plans.append(RowPlan(request, identity, reference))
         self._identities = frozenset(p.identity for p in plans)
+        # Most rows of a file are new to the journal: learn which in a few queries, not two
+        # or three reads per row on the event loop.
+        self.journal.look_ahead(self._identities)
         return plans
 
     async def resolve_shop_orders(self, plans: Sequence[RowPlan]) -> None:
@@ -356,7 +359,7 @@ class Planner:
             for p in pending_rows:
                 reject(p, exc.code, exc.message)
             return
-        except _Stopped as exc:
+        except Stopped as exc:
             for p in pending_rows:
                 fail(p, exc.code, exc.message)
             return
@@ -385,6 +388,8 @@ class Planner:
                 await self._plan_row(p, view, book)
             except SmartpayError as exc:
                 self._refused_or_failed(p, exc)
+            except Stopped as exc:
+                fail(p, exc.code, exc.message)
 
     async def _plan_row(self, p: RowPlan, view: OrderView, book: ReferenceBook | None) -> None:
         request = p.request
@@ -430,8 +435,9 @@ class Planner:
         if unlike_found is not None:
             _hold_unlike_refund(p, *unlike_found)
             return
-        await self.journal.settled(identity=p.identity)  # the answers just recorded
-        intents = self.journal.intents_for(p.identity)
+        if any(i.state == PENDING for i in intents):  # else the lookups recorded nothing
+            await self.journal.settled(identity=p.identity)  # the answers just recorded
+            intents = self.journal.intents_for(p.identity)
         succeeded = [i for i in intents if i.state == SUCCEEDED]
         p.already_amount = sum(i.amount for i in succeeded)
         p.already_ids = tuple(i.refund_id for i in succeeded if i.refund_id)
@@ -588,8 +594,12 @@ class Planner:
                         fetched[item] = await self.api.get_refund(item, payment_id=payment.id)
                     except NotFound:
                         continue
-            await self.journal.settled(payment=payment.id)
-            journal_refunds = self.journal.refunds_on_payment(payment.id)
+            journal_refunds: dict[str, Refund] = {}
+            if payment.refunds is None or any(
+                isinstance(item, str) and item not in fetched for item in payment.refunds
+            ):  # the view needs them only where Smartpay's list is not whole
+                await self.journal.settled(payment=payment.id)
+                journal_refunds = self.journal.refunds_on_payment(payment.id)
             views.append(view_payment(payment, fetched=fetched, journal_refunds=journal_refunds))
         return OrderView(order_id, views), reference
 
@@ -616,7 +626,7 @@ class Planner:
 
     def _raise_if_stopped(self) -> None:
         if (reason := self.stopper.reason()) is not None:
-            raise _Stopped(*reason)
+            raise Stopped(*reason)
 
     async def _look_up(
         self, intent: Intent, view: OrderView, known: Collection[str]
@@ -675,8 +685,9 @@ class Untrusted(_GroupNotPlanned):
     """What Smartpay answered about an order cannot be right; its rows are rejected."""
 
 
-class _Stopped(_GroupNotPlanned):
-    """A stop was requested while an order was being read; its rows are failed."""
+class Stopped(_GroupNotPlanned):
+    """The run is stopping (asked to, misconfigured, the journal unwritable, the API down)
+    and a request was not sent: its rows are failed."""
 
 
 def _check_order(order: Order) -> None:

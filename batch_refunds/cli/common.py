@@ -148,7 +148,10 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=DEFAULT_CONCURRENCY,
         metavar="N",
-        help=f"orders worked on at once and requests in flight (default {DEFAULT_CONCURRENCY})",
+        help=(
+            "requests in flight at once; twice as many orders are worked on "
+            f"(default {DEFAULT_CONCURRENCY})"
+        ),
     )
     parser.add_argument(
         "--journal",

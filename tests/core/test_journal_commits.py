@@ -209,3 +209,27 @@ def test_closing_the_journal_closes_its_writer(tmp_path: Path) -> None:
     with Journal(tmp_path / "j.sqlite3") as reopened:
         assert [i.key for i in reopened.intents_for("id-0")] == ["k0"]
         assert len(reopened.outcomes("r")) == 1
+
+
+def test_look_ahead_answers_rows_new_to_the_journal_without_a_query(tmp_path: Path) -> None:
+    """After ``look_ahead``, a row the journal holds nothing for is answered without a
+    query; a row it holds something for, and one written since, are read as before."""
+    with Journal(tmp_path / "j.sqlite3") as earlier:
+        earlier.record_intents([intent(0)]).wait()
+        earlier.complete("id-1", run_id="r", row=3, refunded_amount=500, refund_ids=["re_1"])
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        journal.look_ahead(["id-0", "id-1", "id-2", "id-3"])
+        queries: list[str] = []
+        journal._db.set_trace_callback(queries.append)
+        assert journal.completion("id-2") is None
+        assert journal.intents_for("id-2") == []
+        assert queries == []
+        assert [i.key for i in journal.intents_for("id-0")] == ["k0"]
+        done = journal.completion("id-1")
+        assert done is not None
+        assert done.refund_ids == ("re_1",)
+        journal.record_intents([intent(3)])  # written after the look-ahead: read again
+        journal.complete("id-3", run_id="r", row=5, refunded_amount=500, refund_ids=["re_3"])
+        assert [i.key for i in journal.intents_for("id-3")] == ["k3"]
+        assert journal.completion("id-3") is not None
+        journal._db.set_trace_callback(None)
