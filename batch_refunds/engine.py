@@ -144,6 +144,23 @@ class _Slots:
             if (close := getattr(pages, "aclose", None)) is not None:
                 await close()
 
+    async def list_orders(
+        self, *, page_size: int = 100, max_items: int | None = None
+    ) -> AsyncIterator[Order]:
+        pages = aiter(self._api.list_orders(page_size=page_size, max_items=max_items))
+        try:
+            while True:
+                async with self._slots:
+                    self._go()
+                    try:
+                        order = await anext(pages)
+                    except StopAsyncIteration:
+                        return
+                yield order
+        finally:
+            if (close := getattr(pages, "aclose", None)) is not None:
+                await close()
+
 
 class _InFlight(Exception):
     """A refund answered with a status that is neither succeeded nor failed."""

@@ -204,11 +204,9 @@ def plan_totals(plan: Plan, outcomes: list[RowOutcome], invalid_rows: int) -> Pl
 
 
 def _orders_scope(api: SmartpayApi) -> str:
-    """Whose order list the journal's memory of walks belongs to: the key's mode and, when
-    the client says, the API prefix (two sandboxes never share a memory)."""
-    config = getattr(api, "config", None)
-    prefix = getattr(config, "base_url", "")
-    return f"{'live' if api.live else 'test'} {prefix}".strip()
+    """Whose order list the journal's memory of walks belongs to: the key's mode and the API
+    prefix (two sandboxes never share a memory)."""
+    return f"{'live' if api.live else 'test'} {api.base_url}"
 
 
 def check_out_dir(out_dir: Path) -> None:
