@@ -44,3 +44,10 @@ class SmartpayApi(Protocol):
     def list_refunds(self, *, page_size: int = 100) -> AsyncIterator[Refund]:
         """Every refund, newest first, fetching pages lazily."""
         ...
+
+    def list_orders(
+        self, *, page_size: int = 100, max_items: int | None = None
+    ) -> AsyncIterator[Order]:
+        """Every order, newest first, fetching pages lazily (payments as ids); at most
+        ``max_items`` orders before the walk counts as endless (``errors.EndlessList``)."""
+        ...

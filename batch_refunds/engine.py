@@ -65,6 +65,7 @@ from batch_refunds.planning import (
     fail,
     groups,
 )
+from batch_refunds.shop_orders import OrderBounds, Resolution
 
 DEFAULT_CONCURRENCY = 8
 GROUPS_PER_REQUEST_SLOT = 2
@@ -143,6 +144,23 @@ class _Slots:
             if (close := getattr(pages, "aclose", None)) is not None:
                 await close()
 
+    async def list_orders(
+        self, *, page_size: int = 100, max_items: int | None = None
+    ) -> AsyncIterator[Order]:
+        pages = aiter(self._api.list_orders(page_size=page_size, max_items=max_items))
+        try:
+            while True:
+                async with self._slots:
+                    self._go()
+                    try:
+                        order = await anext(pages)
+                    except StopAsyncIteration:
+                        return
+                yield order
+        finally:
+            if (close := getattr(pages, "aclose", None)) is not None:
+                await close()
+
 
 class _InFlight(Exception):
     """A refund answered with a status that is neither succeeded nor failed."""
@@ -167,6 +185,8 @@ class Engine:
     new_refunds: bool = False
     on_planned: OutcomeHook | None = None
     on_outcome: OutcomeHook | None = None
+    order_bounds: OrderBounds | None = None
+    orders_scope: str = "test"
     _payment_locks: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
     _api: SmartpayApi = field(init=False)
     _stopper: Stopper = field(init=False)
@@ -181,14 +201,21 @@ class Engine:
         self._planner = Planner(
             api=self._api, journal=self.journal, run_id=self.run_id, stopper=self._stopper,
             max_amount=self.max_amount, plan_only=self.plan_only,
-            new_refunds=self.new_refunds,
+            new_refunds=self.new_refunds, order_bounds=self.order_bounds,
+            orders_scope=self.orders_scope,
         )  # fmt: skip
+
+    @property
+    def shop_resolution(self) -> Resolution | None:
+        """What this run's walk of the order list found (``None``: no walk was needed)."""
+        return self._planner.shop_resolution
 
     # --- plan -----------------------------------------------------------------------------
 
     async def plan(self, requests: Sequence[RefundRequest]) -> Plan:
         """GETs only: decide what each row will do. Rows of one order are planned in order."""
         plans = self._planner.row_plans(requests)
+        await self._planner.resolve_shop_orders(plans)
 
         async def plan_and_tell(group: list[RowPlan]) -> None:
             await self._planner.plan_group(group)
@@ -219,6 +246,7 @@ class Engine:
         """Plan each group and send it straight away: no second pass over every order, for
         runs that need no total before sending (nothing to confirm, no --max-total)."""
         plans = self._planner.row_plans(requests)
+        await self._planner.resolve_shop_orders(plans)
         outcomes: dict[int, RowOutcome] = {}
 
         async def run_group(group: list[RowPlan]) -> None:
@@ -474,6 +502,7 @@ class Engine:
             reference=p.reference,
             attempts=attempts,
             already_refunded=p.already_amount,
+            shop_order=request.shop_order,
         )
 
     async def _for_each_group(

@@ -32,10 +32,23 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
+SHOP_PREFIX = "shop:"
+
+
 def request_key(request: RefundRequest) -> tuple[str, str, str, str]:
-    """What makes two rows identical: order, payment, amount (``all`` when blank), reference."""
+    """What makes two rows identical: order, payment, amount (``all`` when blank), reference.
+
+    A row that names its order only by the shop's order number stands in the order slot as
+    ``shop:<number as typed>``: the number the person wrote, never the Smartpay order it
+    resolves to, so the identity is the same before and after resolution and whatever the
+    order list says tomorrow. A row with a Smartpay id keeps the identity it always had
+    (a shop number beside the id is checked against the order, not part of who the row is),
+    so adding a shop-number column to a sheet changes no row's identity."""
     amount = "all" if request.amount is None else str(request.amount)
-    return (request.order_id or "", request.payment_id or "", amount, request.reference or "")
+    order = request.order_id or ""
+    if not order and not request.payment_id and request.shop_order:
+        order = SHOP_PREFIX + request.shop_order
+    return (order, request.payment_id or "", amount, request.reference or "")
 
 
 def occurrences(requests: Iterable[RefundRequest]) -> list[int]:

@@ -80,7 +80,7 @@ from batch_refunds.models import (
     Yen,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 ANOTHER_JOURNAL = "(another journal)"
 """Credited with a refund that a replayed answer shows another journal's run made."""
@@ -156,9 +156,26 @@ CREATE TABLE IF NOT EXISTS outcomes (
     reference TEXT,
     attempts INTEGER NOT NULL,
     already_refunded INTEGER NOT NULL DEFAULT 0,
+    shop_order TEXT,
     PRIMARY KEY (run_id, row)
 );
 CREATE INDEX IF NOT EXISTS intents_by_credit ON intents (credited_run_id);
+CREATE TABLE IF NOT EXISTS shop_orders (
+    scope TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    reference_key TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (scope, order_id)
+);
+CREATE INDEX IF NOT EXISTS shop_orders_by_reference ON shop_orders (scope, reference_key);
+CREATE TABLE IF NOT EXISTS order_scans (
+    scope TEXT PRIMARY KEY,
+    oldest_ms INTEGER NOT NULL,
+    newest_ms INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    scanned_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
 """
 
 # Each step takes a journal from version N to N + 1, in one transaction.
@@ -172,6 +189,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # Version 3 keeps the input's own cells (table input_rows, created by the schema) and
     # how the file was written, so a run's report can be re-created from the journal alone.
     2: ("ALTER TABLE runs ADD COLUMN input_json TEXT",),
+    # Version 4: shop order numbers, the report's column; the memory of walks of the order
+    # list (shop_orders, order_scans) is created by the schema itself.
+    3: ("ALTER TABLE outcomes ADD COLUMN shop_order TEXT",),
 }
 
 
@@ -194,6 +214,18 @@ class Intent:
     resolved_run_id: str | None = None
     error_code: str | None = None
     message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderScan:
+    """What the journal remembers of walking the order list for one account (``scope``):
+    every order with a reference created from ``oldest_ms`` to ``newest_ms`` (Smartpay's
+    clock) is in ``shop_orders``."""
+
+    scope: str
+    oldest_ms: int
+    newest_ms: int
+    run_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -901,6 +933,72 @@ class Journal:
             _tag_identity(identity),
         )
 
+    # --- shop order numbers -----------------------------------------------------------
+
+    def order_scan(self, scope: str) -> OrderScan | None:
+        """The remembered walk of ``scope``'s order list, if any."""
+        self._settle(_tag_orders(scope))
+        row = self._db.execute(
+            "SELECT oldest_ms, newest_ms, run_id FROM order_scans WHERE scope=?", (scope,)
+        ).fetchone()
+        return None if row is None else OrderScan(scope, row[0], row[1], row[2])
+
+    def remembered_orders(
+        self, scope: str, reference_keys: Iterable[str]
+    ) -> list[tuple[str, str, str, int]]:
+        """``(order_id, reference_key, reference, created_at)`` of every remembered order
+        whose reference key is one of ``reference_keys``."""
+        self._settle(_tag_orders(scope))
+        found: list[tuple[str, str, str, int]] = []
+        keys = list(dict.fromkeys(reference_keys))
+        for start in range(0, len(keys), 500):  # SQLite's bound on parameters
+            chunk = keys[start : start + 500]
+            found += self._db.execute(
+                "SELECT order_id, reference_key, reference, created_at FROM shop_orders"
+                f" WHERE scope=? AND reference_key IN ({','.join('?' * len(chunk))})",
+                (scope, *chunk),
+            ).fetchall()
+        return found
+
+    def remembered_count(self, scope: str, since_ms: int) -> int:
+        """How many remembered orders of ``scope`` were created at or after ``since_ms``."""
+        self._settle(_tag_orders(scope))
+        row = self._db.execute(
+            "SELECT count(*) FROM shop_orders WHERE scope=? AND created_at>=?", (scope, since_ms)
+        ).fetchone()
+        return int(row[0])
+
+    def remember_orders(
+        self,
+        scope: str,
+        orders: Sequence[tuple[str, str, str, int]],
+        *,
+        oldest_ms: int,
+        newest_ms: int,
+        run_id: str,
+    ) -> None:
+        """Remember ``(order_id, reference_key, reference, created_at)`` of the orders a
+        walk saw and the span it covered. May lag: losing it costs a longer walk next time."""
+        with self.transaction():
+            self._write(
+                "INSERT OR REPLACE INTO shop_orders (scope, order_id, reference_key, reference,"
+                " created_at) VALUES (?, ?, ?, ?, ?)",
+                [(scope, *order) for order in orders],
+                _tag_orders(scope),
+            )
+            self._write(
+                "INSERT OR REPLACE INTO order_scans (scope, oldest_ms, newest_ms, run_id)"
+                " VALUES (?, ?, ?, ?)",
+                [(scope, oldest_ms, newest_ms, run_id)],
+                _tag_orders(scope),
+            )
+
+    def forget_orders(self, scope: str) -> None:
+        """Forget ``scope``'s walk (a remembered order proved wrong): the next one starts afresh."""
+        with self.transaction():
+            self._write("DELETE FROM shop_orders WHERE scope=?", [(scope,)], _tag_orders(scope))
+            self._write("DELETE FROM order_scans WHERE scope=?", [(scope,)], _tag_orders(scope))
+
     # --- outcomes -----------------------------------------------------------------------
 
     def record_outcome(self, run_id: str, outcome: RowOutcome) -> None:
@@ -925,7 +1023,7 @@ class Journal:
         rows = self._db.execute(
             "SELECT row, status, order_id, payment_ids, currency, requested_amount,"
             " refundable_before, refunded_amount, refund_ids, error_code, message, reference,"
-            " attempts, already_refunded FROM outcomes WHERE run_id=? ORDER BY row",
+            " attempts, already_refunded, shop_order FROM outcomes WHERE run_id=? ORDER BY row",
             (run_id,),
         ).fetchall()
         saved = {
@@ -933,7 +1031,7 @@ class Journal:
                 row=r[0], status=Status(r[1]), order_id=r[2], payment_ids=_split(r[3]),
                 currency=r[4], requested_amount=r[5], refundable_before=r[6],
                 refunded_amount=r[7], refund_ids=_split(r[8]), error_code=r[9], message=r[10],
-                reference=r[11], attempts=r[12], already_refunded=r[13],
+                reference=r[11], attempts=r[12], already_refunded=r[13], shop_order=r[14],
             )
             for r in rows
         }  # fmt: skip
@@ -976,8 +1074,8 @@ class Journal:
 _OUTCOME_SQL = (
     "INSERT OR REPLACE INTO outcomes (run_id, row, status, order_id, payment_ids,"
     " currency, requested_amount, refundable_before, refunded_amount, refund_ids,"
-    " error_code, message, reference, attempts, already_refunded)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " error_code, message, reference, attempts, already_refunded, shop_order)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -987,8 +1085,12 @@ def _outcome_params(run_id: str, outcome: RowOutcome) -> tuple[object, ...]:
         _ids(outcome.payment_ids), outcome.currency, outcome.requested_amount,
         outcome.refundable_before, outcome.refunded_amount, _ids(outcome.refund_ids),
         outcome.error_code, outcome.message, outcome.reference, outcome.attempts,
-        outcome.already_refunded,
+        outcome.already_refunded, outcome.shop_order,
     )  # fmt: skip
+
+
+def _tag_orders(scope: str) -> str:
+    return f"o:{scope}"
 
 
 def _tag_identity(identity: str | None) -> str:

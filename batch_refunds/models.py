@@ -40,7 +40,9 @@ class RefundRequest:
     """One valid input row: refund ``amount`` yen (``None``: all that remains).
 
     ``row`` is the line number a person sees in Excel or an editor (header line counted,
-    1-based). At least one of ``order_id`` and ``payment_id`` is set.
+    1-based). At least one of ``order_id``, ``payment_id`` and ``shop_order`` is set.
+    ``shop_order`` is the shop's own order number as typed (the order's ``reference`` in
+    Smartpay); a row with only that is resolved to an order through the order list.
     """
 
     row: int
@@ -53,6 +55,7 @@ class RefundRequest:
     reference: str | None = None
     line_items: tuple[str, ...] = ()
     metadata: tuple[tuple[str, str], ...] = ()
+    shop_order: str | None = None
 
     @property
     def is_full_refund(self) -> bool:
@@ -197,6 +200,7 @@ class RowOutcome:
     reference: str | None = None
     attempts: int = 0  # refund POSTs sent for this row in this run, retries included
     already_refunded: Yen = 0  # existed for this row before this run acted
+    shop_order: str | None = None  # the shop's own order number, as the row typed it
 
     @property
     def requested_yen(self) -> Yen:

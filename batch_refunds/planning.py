@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from batch_refunds import identity as ids
+from batch_refunds import shop_orders
 from batch_refunds.allocation import Part, Shortfall, allocate
 from batch_refunds.api import SmartpayApi
 from batch_refunds.errors import (
@@ -47,6 +48,7 @@ from batch_refunds.ledger import (
 from batch_refunds.lookup import RefundScanner
 from batch_refunds.models import CURRENCY, Order, Payment, Refund, RefundRequest, Yen
 from batch_refunds.money import format_yen
+from batch_refunds.shop_orders import OrderBounds, ShopOrderResolver, reference_key
 
 MISMATCH_CODE = AnswerMismatch.answer_code
 """The note an intent carries when its POST was answered with a refund unlike it."""
@@ -80,6 +82,8 @@ class RowPlan:
     payment_ids: tuple[str, ...] = ()
     error_code: str | None = None
     message: str | None = None
+    decided: bool = False  # settled before planning (a shop number not found, or on two orders)
+    resolved: bool = False  # the order came from the shop number (the order list or memory)
 
     @property
     def to_send(self) -> Yen:
@@ -177,12 +181,17 @@ class Planner:
     new_refunds: bool = False
     """Rows on a payment that this tool refunded for a row without a reference, no longer in
     the file, are new refunds: the person said so (``--new-refunds``). Otherwise they are held."""
+    order_bounds: OrderBounds | None = None
+    """How far back shop order numbers are looked for (default: ``OrderBounds.default()``)."""
+    orders_scope: str = "test"
+    """Whose order list the journal's memory of it belongs to (the key's mode)."""
 
     def __post_init__(self) -> None:
         self._scanner = RefundScanner(self.api)
         self._identities: frozenset[str] = frozenset()
         self._access = asyncio.Lock()
         self._access_checked = False
+        self.shop_resolution: shop_orders.Resolution | None = None
 
     async def _check_access(self) -> None:
         """Before the first request of the run, prove the key and the API prefix with one
@@ -213,7 +222,107 @@ class Planner:
         self.journal.look_ahead(self._identities)
         return plans
 
+    async def resolve_shop_orders(self, plans: Sequence[RowPlan]) -> None:
+        """Give each row that names its order only by the shop's number that order, from one
+        walk of the order list for the whole run; a row whose number is on no order within
+        the bounds is rejected, one on two orders held. Rows already finished need no walk
+        (their identity is the number as typed)."""
+        rows = [p for p in plans if p.request.shop_order is not None
+                and p.request.order_id is None and p.request.payment_id is None]  # fmt: skip
+        if not rows:
+            return
+        todo = [p for p in rows if self.journal.completion(p.identity) is None]
+        waiting = {id(p) for p in todo}
+        self._name_finished_orders([p for p in rows if id(p) not in waiting])
+        if not todo:
+            return
+        await self._check_access()
+        if (reason := self.stopper.reason()) is not None:
+            for p in todo:
+                fail(p, *reason)
+                p.decided = True
+            return
+        bounds = self.order_bounds or OrderBounds.default()
+        resolver = ShopOrderResolver(
+            self.api, self.journal, scope=self.orders_scope, bounds=bounds, run_id=self.run_id
+        )
+        try:
+            found = await resolver.resolve([p.request.shop_order or "" for p in todo])
+        except SmartpayError as exc:
+            # One failure of one walk, whatever the number of rows that needed it: counted
+            # once, and never "not found" (a dead walk is not the end of the list).
+            if isinstance(exc, CONFIGURATION_ERRORS):
+                self.stopper.configuration(exc)
+            elif isinstance(exc, ApiUnavailable | UnusableAnswer):
+                self.stopper.failed()
+            reason = self.stopper.reason() or (
+                exc.code, f"{exc.message}; the order list could not be read, so this row's "
+                "shop order number was not looked up; re-run to finish it",
+            )  # fmt: skip
+            for p in todo:
+                fail(p, *reason)
+                p.decided = True
+            return
+        self.shop_resolution = found
+        for p in todo:
+            number = p.request.shop_order or ""
+            order_ids = found.orders.get(reference_key(number), ())
+            if not order_ids:
+                reject(p, shop_orders.NOT_FOUND, found.not_found_message(number))
+                p.decided = True
+            elif len(order_ids) > 1:
+                hold(p, shop_orders.DUPLICATE, found.duplicate_message(number, order_ids))
+                p.decided = True
+            else:
+                p.request = replace(p.request, order_id=order_ids[0])
+                p.resolved = True
+
+    def _name_finished_orders(self, rows: Sequence[RowPlan]) -> None:
+        """A finished row needs no walk; its order id for the report comes from the journal's
+        memory of earlier walks, when that names exactly one order."""
+        if not rows:
+            return
+        keys = {reference_key(p.request.shop_order or "") for p in rows}
+        found: dict[str, set[str]] = {}
+        for order_id, key, _, _ in self.journal.remembered_orders(self.orders_scope, keys):
+            found.setdefault(key, set()).add(order_id)
+        for p in rows:
+            ids_found = found.get(reference_key(p.request.shop_order or ""), set())
+            if len(ids_found) == 1:
+                p.order_id = next(iter(ids_found))
+
+    def _stale(self, p: RowPlan, why: str) -> None:
+        """A resolution Smartpay no longer agrees with (the journal remembered an order whose
+        reference has changed, or that is gone): the row fails and the memory is forgotten."""
+        self.journal.forget_orders(self.orders_scope)
+        fail(
+            p, shop_orders.STALE,
+            f"the shop order number {p.request.shop_order} was resolved to order "
+            f"{p.request.order_id}, but {why}; nothing was sent. The journal's memory of the "
+            "order list is forgotten: re-run to look the number up afresh",
+        )  # fmt: skip
+
+    def _shop_number_disagrees(self, p: RowPlan, reference: str | None) -> bool:
+        """A row's shop number must be the reference of the order planned for it: a row that
+        names both an order id and a shop number of another order is held; a remembered
+        resolution Smartpay no longer agrees with fails the row and is forgotten."""
+        number = p.request.shop_order
+        if number is None or reference_key(reference or "") == reference_key(number):
+            return False
+        has = f"the shop order number {reference}" if reference else "no shop order number"
+        if p.resolved:
+            self._stale(p, f"Smartpay shows that order with {has}")
+        else:
+            hold(
+                p, shop_orders.MISMATCH,
+                f"the row names order {p.request.order_id or p.request.payment_id} and the shop "
+                f"order number {number}, but Smartpay shows that order with {has}; nothing was "
+                "sent. Correct the order id or the shop order number",
+            )  # fmt: skip
+        return True
+
     async def plan_group(self, group: list[RowPlan]) -> None:
+        group = [p for p in group if not p.decided]
         pending_rows: list[RowPlan] = []
         for p in group:
             if self.max_amount is not None and (p.request.amount or 0) > self.max_amount:
@@ -240,7 +349,10 @@ class Planner:
                 fail(p, *reason)
             return
         try:
-            view = await self._fetch_view(pending_rows[0].request)
+            view, shop_reference = await self._fetch_view(
+                pending_rows[0].request,
+                want_reference=any(p.request.shop_order for p in pending_rows),
+            )
             self.stopper.succeeded()
             await self._complete_unlisted(view, pending_rows)
         except Untrusted as exc:
@@ -253,7 +365,10 @@ class Planner:
             return
         except SmartpayError as exc:
             for p in pending_rows:
-                self._refused_or_failed(p, exc)
+                if isinstance(exc, NotFound) and p.resolved:
+                    self._stale(p, "Smartpay has no such order")
+                else:
+                    self._refused_or_failed(p, exc)
             return
         books = reference_books(
             view.payments,
@@ -266,6 +381,8 @@ class Planner:
             if id(p) not in pending:
                 if p.action is Action.DONE and book is not None:
                     _take_finished_share(p, view, book)
+                continue
+            if self._shop_number_disagrees(p, shop_reference):
                 continue
             try:
                 await self._plan_row(p, view, book)
@@ -440,9 +557,13 @@ class Planner:
             refunded_amount=p.already_amount, refund_ids=p.already_ids,
         )  # fmt: skip
 
-    async def _fetch_view(self, request: RefundRequest) -> OrderView:
+    async def _fetch_view(
+        self, request: RefundRequest, *, want_reference: bool = False
+    ) -> tuple[OrderView, str | None]:
         """The order's payments and their refunds, checked before any arithmetic trusts them
-        (``Untrusted`` otherwise); a stop request is honoured between requests."""
+        (``Untrusted`` otherwise), and the order's shop number (its reference); a stop request
+        is honoured between requests."""
+        reference: str | None = None
         if request.order_id is not None:
             order: Order = await self.api.get_order(request.order_id, expand=True)
             _check_order(order)
@@ -454,10 +575,13 @@ class Planner:
                     else await self.api.get_payment(listed, expand=True)
                 )  # fmt: skip
             order_id: str | None = order.id
+            reference = order.reference
         else:
             assert request.payment_id is not None  # intake guarantees one of the two
             payments = [await self.api.get_payment(request.payment_id, expand=True)]
             order_id = payments[0].order_id
+            if want_reference:  # a row's shop number is checked against its order
+                reference = (await self.api.get_order(order_id, expand=False)).reference
         for payment in payments:
             _check_payment(payment, order_id)
         views = []
@@ -477,7 +601,7 @@ class Planner:
                 await self.journal.settled(payment=payment.id)
                 journal_refunds = self.journal.refunds_on_payment(payment.id)
             views.append(view_payment(payment, fetched=fetched, journal_refunds=journal_refunds))
-        return OrderView(order_id, views)
+        return OrderView(order_id, views), reference
 
     async def _complete_unlisted(self, view: OrderView, rows: list[RowPlan]) -> None:
         """Where Smartpay does not list a payment's refunds and the journal knows nothing of
@@ -598,6 +722,7 @@ def _check_payment(payment: Payment, order_id: str | None) -> None:
 
 
 def _group_key(request: RefundRequest) -> str:
+    # A shop number still unresolved here is a finished row (or a decided one): no order.
     return request.order_id or request.payment_id or ""
 
 

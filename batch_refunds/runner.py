@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from batch_refunds.api import SmartpayApi
@@ -28,7 +28,7 @@ from batch_refunds.engine import DEFAULT_CONCURRENCY, Engine, OutcomeHook
 from batch_refunds.errors import BatchRefundsError, ConfigError, LiveKeyNotAllowed
 from batch_refunds.exit_codes import EXIT_INTERRUPTED, EXIT_NOT_STARTED, EXIT_OK, EXIT_ROWS_NOT_DONE
 from batch_refunds.intake import load_requests
-from batch_refunds.intake.columns import ORDER_ID, PAYMENT_ID, REFERENCE
+from batch_refunds.intake.columns import ORDER_ID, PAYMENT_ID, REFERENCE, SHOP_ORDER
 from batch_refunds.intake.load import LoadResult
 from batch_refunds.journal import Journal, JournalLock
 from batch_refunds.models import (
@@ -45,6 +45,7 @@ from batch_refunds.money import format_yen
 from batch_refunds.planning import Action, Plan
 from batch_refunds.report import REPORT_NAMES, ReportPaths, RunReport, write_report
 from batch_refunds.report.zones import UTC_NAME, resolve_zone
+from batch_refunds.shop_orders import DEFAULT_MAX_ORDERS_SCANNED, DEFAULT_WINDOW_DAYS, OrderBounds
 from batch_refunds.stopping import STOP_GRACE_S, StoppableApi
 
 _DONE = {Status.REFUNDED, Status.ALREADY_REFUNDED, Status.PLANNED}
@@ -76,6 +77,13 @@ class RunOptions:
     timezone: str = UTC_NAME
     """The zone the report shows its times in (an IANA name such as ``Asia/Tokyo``);
     ``summary.json`` keeps UTC and names it."""
+    orders_since: datetime | None = None
+    """Shop order numbers are looked for among orders created since then (an aware
+    datetime; default: the last ``shop_orders.DEFAULT_WINDOW_DAYS`` days)."""
+    max_orders_scanned: int = DEFAULT_MAX_ORDERS_SCANNED
+    """And among at most this many of the newest orders."""
+    orders_widen: str | None = None
+    """How a front end tells a person to search further back (the CLI names its flags)."""
 
     def __post_init__(self) -> None:
         # A str that only looks like a mode ("Plan") once sent real refunds: refuse it.
@@ -87,6 +95,16 @@ class RunOptions:
             resolve_zone(self.timezone)
         except ValueError as exc:
             raise ConfigError(str(exc), option="timezone") from None
+        self.order_bounds(datetime.now(UTC))  # a bad bound is refused before anything runs
+
+    def order_bounds(self, now: datetime) -> OrderBounds:
+        """How far back this run looks for shop order numbers."""
+        since = self.orders_since or now - timedelta(days=DEFAULT_WINDOW_DAYS)
+        if self.orders_widen is None:
+            return OrderBounds(since=since, max_scanned=self.max_orders_scanned)
+        return OrderBounds(
+            since=since, max_scanned=self.max_orders_scanned, widen=self.orders_widen
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +179,7 @@ def invalid_outcomes(loaded: LoadResult) -> list[RowOutcome]:
                 order_id=loaded.typed(row, ORDER_ID),
                 payment_ids=(payment,) if payment else (),
                 reference=loaded.typed(row, REFERENCE),
+                shop_order=loaded.typed(row, SHOP_ORDER),
                 error_code=errs[0].code,
                 message="; ".join(e.message for e in errs),
             )
@@ -182,6 +201,12 @@ def plan_totals(plan: Plan, outcomes: list[RowOutcome], invalid_rows: int) -> Pl
         requested=sum(o.requested_yen for o in outcomes),
         already_refunded=sum(o.already_refunded for o in outcomes),
     )
+
+
+def _orders_scope(api: SmartpayApi) -> str:
+    """Whose order list the journal's memory of walks belongs to: the key's mode and the API
+    prefix (two sandboxes never share a memory)."""
+    return f"{'live' if api.live else 'test'} {api.base_url}"
 
 
 def check_out_dir(out_dir: Path) -> None:
@@ -289,6 +314,8 @@ async def _run_locked(
         stop=stop,
         plan_only=options.mode is Mode.PLAN,
         new_refunds=options.new_refunds,
+        order_bounds=options.order_bounds(started),
+        orders_scope=_orders_scope(api),
         on_planned=hooks.on_row_planned,
         on_outcome=hooks.on_outcome,
     )

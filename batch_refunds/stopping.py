@@ -90,6 +90,21 @@ class StoppableApi:
             if isinstance(pages, AsyncGenerator):
                 await pages.aclose()
 
+    async def list_orders(
+        self, *, page_size: int = 100, max_items: int | None = None
+    ) -> AsyncIterator[Order]:
+        pages = self._api.list_orders(page_size=page_size, max_items=max_items)
+        try:
+            while True:
+                try:
+                    order = await self._race(_next(pages), "the list of orders")
+                except StopAsyncIteration:
+                    return
+                yield order
+        finally:
+            if isinstance(pages, AsyncGenerator):
+                await pages.aclose()
+
     async def _race(self, call: Coroutine[Any, Any, T], what: str) -> T:
         """``call``'s result, unless the stop comes and then ``grace_s`` passes first."""
         task = asyncio.ensure_future(call)
@@ -115,5 +130,5 @@ class StoppableApi:
         await self._sleep(self._grace_s)
 
 
-async def _next(pages: AsyncIterator[Refund]) -> Refund:
+async def _next(pages: AsyncIterator[T]) -> T:
     return await anext(pages)

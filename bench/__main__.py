@@ -8,7 +8,8 @@ is shown as CRASHED and makes the exit code 1.
 Detailed benchmarks of one part each, outside the table: ``python -m bench intake-detail``
 (validate against the baseline, CSV and Excel readers), ``journal`` (the journal's writes
 beside a run and a bare loop), ``pacing`` (ideal ÷ actual at ``--rate`` 40 and 200) and
-``report`` (the workbook writers compared).
+``report`` (the workbook writers compared) and ``shop-orders`` (resolving a file of shop
+order numbers through the order list, then again from the journal's memory).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ DETAILS = {
     "journal": "bench_journal",
     "pacing": "bench_pacing",
     "report": "bench_report",
+    "shop-orders": "bench_shop_orders",
 }
 EXIT_OK = 0
 EXIT_CRASHED = 1

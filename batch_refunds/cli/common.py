@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -39,6 +40,17 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
     return value
+
+
+def local_date(text: str) -> datetime:
+    """``2026-09-01`` (midnight, this machine's time zone) or an ISO date and time."""
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date such as 2026-09-01 (or 2026-09-01T09:00+09:00), got {text!r}"
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.astimezone()
 
 
 def yen_amount(text: str) -> int:

@@ -17,6 +17,7 @@ DEFAULT_SAMPLES = (
     Path("inputs/refunds_en.csv"),
     Path("inputs/refunds_ja_cp932.csv"),
     Path("inputs/refunds_titled.xlsx"),
+    Path("inputs/refunds_shop_numbers.csv"),
 )
 DEFAULT_SEED = Path("inputs/demo-seed.json")
 

@@ -64,6 +64,12 @@ def register(subparsers: Any) -> None:
         help="with --generate: write a matching returns CSV here",
     )
     parser.add_argument(
+        "--csv-shop-numbers",
+        action="store_true",
+        help="with --csv-out: name each order by the shop's order number (its reference, "
+        "a shop_order column) instead of its Smartpay id",
+    )
+    parser.add_argument(
         "--seed-out",
         type=Path,
         metavar="PATH",
@@ -129,8 +135,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> SandboxConfig:
-    if args.generate is None and (args.csv_out or args.seed_out or args.no_serve):
-        raise ValueError("--csv-out, --seed-out and --no-serve go with --generate N")
+    if args.generate is None and (
+        args.csv_out or args.seed_out or args.no_serve or args.csv_shop_numbers
+    ):
+        raise ValueError(
+            "--csv-out, --csv-shop-numbers, --seed-out and --no-serve go with --generate N"
+        )
     if args.rate_burst is not None and args.rate_limit is None:
         raise ValueError("--rate-burst N goes with --rate-limit PER_S")
     if args.generate is not None and args.csv_out is None:
@@ -153,7 +163,7 @@ def _config(args: argparse.Namespace) -> SandboxConfig:
             args.generate, random_seed=args.random_seed, now_ms=clock.now_ms()
         )
         seed = {"orders": [*seed.get("orders", []), *generated["orders"]]}
-        write_returns_csv(args.csv_out, rows)
+        write_returns_csv(args.csv_out, rows, shop_numbers=args.csv_shop_numbers)
         print(f"Wrote {len(rows)} returns rows to {args.csv_out}", file=sys.stderr)
         if args.seed_out is not None:
             args.seed_out.write_text(json.dumps(generated, ensure_ascii=False, indent=1), "utf-8")

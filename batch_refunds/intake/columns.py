@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from batch_refunds.errors import ConfigError, InputFileError
@@ -26,6 +26,7 @@ REASON = "reason"
 DESCRIPTION = "description"
 REFERENCE = "reference"
 LINE_ITEMS = "line_items"
+SHOP_ORDER = "shop_order"
 
 CANONICAL: tuple[str, ...] = (
     ORDER_ID,
@@ -37,7 +38,9 @@ CANONICAL: tuple[str, ...] = (
     REFERENCE,
     LINE_ITEMS,
 )
-ID_COLUMNS = frozenset({ORDER_ID, PAYMENT_ID})
+NAMEABLE: tuple[str, ...] = (*CANONICAL, SHOP_ORDER)
+"""Every column ``--column`` may name (the template writes only ``CANONICAL``)."""
+ID_COLUMNS = frozenset({ORDER_ID, PAYMENT_ID, SHOP_ORDER})
 
 METADATA_PREFIX = "metadata."
 MAX_METADATA_KEYS = 20
@@ -67,7 +70,20 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     ),
     REFERENCE: ("merchant_reference", "refund_reference", "ref", "参照番号", "管理番号"),
     LINE_ITEMS: ("lineItems", "line_item_ids"),
+    SHOP_ORDER: (
+        "shop_order", "shop_order_id", "shop_order_no", "shop_order_number", "shopOrderId",
+        "merchant_order", "merchant_order_id", "merchant_order_no", "merchant_order_number",
+        "order_reference", "order_ref", "ショップ注文番号", "ショップ注文ID", "店舗注文番号",
+        "自社注文番号", "EC注文番号",
+    ),
 }  # fmt: skip
+
+SHOP_NUMBER_ALIASES = frozenset(
+    {"order", "order no", "order number", "注文番号", "注文No", "受注番号", "オーダー番号"}
+)
+"""Headers that name ``order_id`` when the column holds Smartpay ids (``order_test_…``) and
+the shop's own order number (``shop_order``) when none of its first cells does: finance
+sheets call both 注文番号. Matched in ``header_key`` form (see ``shop_number_header``)."""
 
 _SQUEEZE = str.maketrans("", "", " \t\u3000-_.:・\ufeff")
 # After NFKC, full-width （）［］｛｝＜＞ are ASCII; 【】〔〕〈〉《》 are not changed by it.
@@ -119,6 +135,14 @@ _LOOKUP: dict[str, str] = {
 }
 
 
+_SHOP_NUMBER_KEYS = frozenset(header_key(name) for name in SHOP_NUMBER_ALIASES)
+
+
+def shop_number_header(header: str) -> bool:
+    """True for an ``order_id`` alias that may hold shop order numbers instead (注文番号)."""
+    return header_key(header) in _SHOP_NUMBER_KEYS
+
+
 def canonical_name(header: str) -> str | None:
     """The canonical column a header cell names, ``metadata.<key>`` as is, or ``None``."""
     key = metadata_key(header)
@@ -145,7 +169,7 @@ def checked_explicit(columns: Mapping[str, str] | None) -> dict[str, str]:
     for raw_name, raw_header in (columns or {}).items():
         name = raw_name.strip()
         header = raw_header.strip() if isinstance(raw_header, str) else ""
-        if name.casefold() in CANONICAL:
+        if name.casefold() in NAMEABLE:
             name = name.casefold()
         elif name[: len(METADATA_PREFIX)].casefold() == METADATA_PREFIX:
             key = name[len(METADATA_PREFIX) :].strip()
@@ -158,7 +182,7 @@ def checked_explicit(columns: Mapping[str, str] | None) -> dict[str, str]:
         else:
             raise ConfigError(
                 f'--column: unknown column name "{raw_name}"; use one of '
-                f"{', '.join(CANONICAL)} or metadata.<key>."
+                f"{', '.join(NAMEABLE)} or metadata.<key>."
             )
         if not header:
             raise ConfigError(f"--column {name}= needs the header text after the = sign.")
@@ -256,12 +280,18 @@ def find_header(
 
 
 def map_columns(
-    header: Sequence[object], *, header_row: int, explicit: Mapping[str, str] | None = None
+    header: Sequence[object],
+    *,
+    header_row: int,
+    explicit: Mapping[str, str] | None = None,
+    shop_numbers: Collection[int] = (),
 ) -> ColumnMap:
     """Build the ``ColumnMap`` for a header row; file-level problems raise ``InputFileError``.
 
     ``explicit`` (from ``checked_explicit``) maps canonical names to header texts; those
     columns are taken as named, and any other header that would mean the same is ignored.
+    ``shop_numbers``: cell indices of ``order_id`` aliases whose values are not Smartpay
+    ids (see ``shop_number_header``), read as ``shop_order`` instead.
     """
     explicit = explicit or {}
     texts = [_cell_text(cell).lstrip("\ufeff") for cell in header]
@@ -288,6 +318,8 @@ def map_columns(
         name = chosen.get(i)
         if name is None:
             name = canonical_name(text)
+            if name == ORDER_ID and i in shop_numbers:
+                name = SHOP_ORDER
             if name is None or name in explicit:
                 ignored.append((text, i))  # unknown, or explicitly given to another header
                 continue
@@ -307,7 +339,8 @@ def map_columns(
     if not ID_COLUMNS & seen.keys():
         raise InputFileError(
             f"Row {header_row} is the header, but no column holds the order or payment id "
-            '(name one "order_id" or "payment_id", or pass --column order_id="<header>").',
+            'or the shop\'s order number (name one "order_id", "payment_id" or "shop_order", '
+            'or pass --column order_id="<header>").',
             code="input.no_id_column",
         )
     if len(metadata) > MAX_METADATA_KEYS:

@@ -27,11 +27,14 @@ from batch_refunds.intake.amount_columns import (
 from batch_refunds.intake.cells import KeptCells, cell_text
 from batch_refunds.intake.columns import (
     AMOUNT,
+    ORDER_ID,
+    SHOP_ORDER,
     ColumnMap,
     canonical_name,
     checked_explicit,
     explicit_lookup,
     map_columns,
+    shop_number_header,
 )
 from batch_refunds.intake.read import Row, Table, read_table
 from batch_refunds.intake.scan import Scan, scan_rows
@@ -152,7 +155,17 @@ def load_requests(
     table = read_table(
         Path(path), sheet=sheet, encoding=encoding, explicit=explicit_lookup(explicit)
     )
-    column_map = map_columns(table.header, header_row=table.header_row, explicit=explicit)
+    # 注文番号 and its kin name Smartpay's order id or the shop's own order number: read as
+    # the shop's number first, then given back to order_id if its first cells hold ids.
+    maybe_shop = (
+        set()
+        if ORDER_ID in explicit or SHOP_ORDER in explicit
+        else {i for i, cell in enumerate(table.header)
+              if isinstance(cell, str) and shop_number_header(cell)}
+    )  # fmt: skip
+    column_map = map_columns(
+        table.header, header_row=table.header_row, explicit=explicit, shop_numbers=maybe_shop
+    )
     amount_header = next((h for h, name in column_map.headers if name == AMOUNT), None)
     if full_refunds and amount_header is not None:
         raise ConfigError(
@@ -163,6 +176,12 @@ def load_requests(
     used = {i for _, i in column_map.indices} | {i for _, i in column_map.metadata}
     marked = table.mark_unread(used)
     head = list(itertools.islice(table.rows, SAMPLE_ROWS))
+    shop_at = column_map.index(SHOP_ORDER)
+    if shop_at is not None and shop_at in maybe_shop and not _shop_numbers(head, shop_at):
+        column_map = map_columns(
+            table.header, header_row=table.header_row, explicit=explicit,
+            shop_numbers=maybe_shop - {shop_at},
+        )  # fmt: skip
     # An amount column left blank on every row (beside, say, a column of yen) decides
     # nothing: every row would refund everything. It counts as no amount column at all.
     amount_at = column_map.index(AMOUNT)
@@ -235,6 +254,15 @@ def _check_amount_column(
             raise ambiguous_error(suspects, amount_header, full_refunds=False)
         return [explicit_note(suspects, amount_header)]
     return []
+
+
+def _shop_numbers(head: list[tuple[int, Row]], at: int) -> bool:
+    """True when a 注文番号-like column holds shop order numbers: some cell among the first
+    rows is filled and none looks like a Smartpay order id (``order_…``, even a mistyped
+    one, which stays an order id and gets its own error)."""
+    values = [cell_text(cells[at]) for _, cells in head if at < len(cells)]
+    filled = [v for v in values if v]
+    return bool(filled) and not any(v.casefold().startswith("order_") for v in filled)
 
 
 def _cells(scan: Scan) -> Mapping[int, tuple[str, ...]]:

@@ -24,6 +24,7 @@ from batch_refunds.intake.columns import (
     PAYMENT_ID,
     REASON,
     REFERENCE,
+    SHOP_ORDER,
     ColumnMap,
 )
 from batch_refunds.intake.limits import MAX_CELL_CHARS
@@ -115,6 +116,7 @@ class RowValidator:
     _blanks: tuple[str, ...] = field(init=False)
     _unchecked: tuple[tuple[int, str], ...] = field(init=False)
     _id_column: str = field(init=False)
+    _shop_at: int | None = field(init=False)
     _id_indices: tuple[int, ...] = field(init=False)
     # Descriptions, metadata and amounts repeat across a big file; sharing one object per
     # distinct value keeps a million requests well inside the memory budget. Bounded, so a
@@ -138,7 +140,10 @@ class RowValidator:
         self._blanks = ("",) * (self._reach + 1)
         # Ignored columns go into reports as written; nothing else bounds their cells.
         self._unchecked = tuple(zip(self.columns.ignored_at, self.columns.ignored, strict=True))
-        self._id_column = ORDER_ID if ORDER_ID in at else PAYMENT_ID
+        self._id_column = (
+            ORDER_ID if ORDER_ID in at else PAYMENT_ID if PAYMENT_ID in at else SHOP_ORDER
+        )
+        self._shop_at = at.get(SHOP_ORDER)
         self._id_indices = tuple(i for name, i in self.columns.indices if name in ID_COLUMNS)
 
     def total_label(self, cells: Sequence[object]) -> str | None:
@@ -187,9 +192,13 @@ class RowValidator:
             payment_id = None
         elif not (payment_id.isascii() and PAYMENT_ID_PATTERN.fullmatch(payment_id)):
             payment_id = _check_id(row, payment, PAYMENT_ID, PAYMENT_ID_PATTERN, errors)
+        shop_order: str | None = None
+        if self._shop_at is not None:
+            shop_order = self._shop_order(row, padded[self._shop_at], errors)
         if (
             order_id is None
             and payment_id is None
+            and shop_order is None
             and not errors
             and not any(e.column in ID_COLUMNS for e in unread)
         ):
@@ -288,7 +297,27 @@ class RowValidator:
             reference or None,
             line_items,
             metadata,
+            shop_order,
         )
+
+    def _shop_order(self, row: int, cell: object, errors: list[RowError]) -> str | None:
+        """The shop's order number as typed (trimmed), or ``None`` when the cell is blank."""
+        if type(cell) is UnreadCell:
+            if not cell.empty:
+                errors.append(
+                    RowError(row, SHOP_ORDER, _short(str(cell)), "input.formula", cell.message)
+                )
+            return None
+        text = cell.strip() if type(cell) is str else cell_text(cell)
+        if not text:
+            return None
+        if len(text) > MAX_TEXT_LENGTH:
+            errors.append(_length_error(row, SHOP_ORDER, text))
+            return None
+        if not is_clean(text):
+            errors.append(_unsafe_error(row, SHOP_ORDER, text))
+            return None
+        return text
 
     def _check_extra_cells(self, row: int, cells: Sequence[object], errors: list[RowError]) -> None:
         extra = [t for t in map(cell_text, cells[self._width :]) if t]
@@ -319,8 +348,8 @@ def _missing_id(row: int, column: str, cells: Sequence[object], errors: list[Row
             column,
             _short(first),
             "input.missing_id",
-            "No order_id or payment_id on this row. If it is a total or a note, "
-            "delete it; otherwise add the id.",
+            "No order_id, payment_id or shop order number on this row. If it is a total or "
+            "a note, delete it; otherwise add the id.",
         )
     )
 

@@ -23,6 +23,7 @@ LIST_SEPARATOR = ";"
 ROW_COLUMNS: tuple[str, ...] = (
     "row",
     "order_id",
+    "shop_order",
     "payment_ids",
     "currency",
     "requested_amount",
@@ -169,6 +170,7 @@ def row_cells(outcome: RowOutcome) -> tuple[Cell, ...]:
     return (
         row,
         text_cell(outcome.order_id),
+        text_cell(outcome.shop_order),
         text_cell(LIST_SEPARATOR.join(outcome.payment_ids)),
         text_cell(outcome.currency),
         _optional_whole(outcome.requested_amount, "requested_amount", row),

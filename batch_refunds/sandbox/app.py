@@ -231,9 +231,7 @@ class Sandbox:
                 return error_reply(400, "request.invalid", "pageToken is not valid")
         page: list[Any] = []
         next_token: str | None = None
-        for position, record in self.state.newest_first(kind):
-            if before is not None and position >= before:
-                continue
+        for position, record in self.state.newest_first(kind, before):
             if len(page) == max_results:
                 next_token = _encode_token(kind, position + 1)
                 break

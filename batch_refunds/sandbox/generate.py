@@ -1,7 +1,9 @@
 """Realistic orders plus a matching returns spreadsheet, for demos and rehearsals.
 
 ``generate(n, random_seed=S)`` returns a seed (the format ``seed.py`` documents, ids
-fixed) and the rows of a returns CSV naming those orders. Same seed, same output.
+fixed) and the rows of a returns CSV naming those orders, by Smartpay id or by the shop's
+own order number (each order's ``reference``, ``ORD-2026-00001`` style). Same seed, same
+output.
 
 The mix, per order: about 5% never captured (``requires_capture``, no payment), about
 3% already fully refunded, about 15% partly refunded, about 20% of the captured ones
@@ -15,12 +17,14 @@ from __future__ import annotations
 import csv
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from batch_refunds.sandbox.state import BASE62, ID_LENGTH
 
 CSV_HEADER = ("order_id", "amount", "reason", "reference", "description")
+SHOP_CSV_HEADER = ("shop_order", "amount", "reason", "reference", "description")
 DAY_MS = 24 * 60 * 60 * 1000
 MIN_YEN = 1_980
 MAX_YEN = 98_000
@@ -54,6 +58,7 @@ RETURN_NOTES = (
 @dataclass(frozen=True)
 class ReturnRow:
     order_id: str
+    shop_order: str  # the order's reference: the shop's own order number
     amount: int | None  # None: refund everything that remains
     reason: str
     reference: str
@@ -70,13 +75,14 @@ def generate(
     orders: list[dict[str, Any]] = []
     rows: list[ReturnRow] = []
     manual_refunds = 0
+    year = datetime.fromtimestamp(now_ms / 1000, UTC).year
     for index in range(n):
         amount = _price(rng)
         created = now_ms - rng.randrange(1, 60) * DAY_MS - rng.randrange(DAY_MS)
         product = rng.choice(PRODUCTS)
         order: dict[str, Any] = {
             "id": _id(rng, "order"),
-            "reference": f"ORD-{100_001 + index}",
+            "reference": f"ORD-{year}-{index + 1:05d}",
             "description": product,
             "amount": amount,
             "createdAt": created,
@@ -113,6 +119,7 @@ def generate(
         rows.append(
             ReturnRow(
                 order_id=order["id"],
+                shop_order=order["reference"],
                 amount=_row_amount(rng, remaining),
                 reason="fraudulent" if rng.random() < 0.02 else "requested_by_customer",
                 reference=f"RET-{index + 1:06d}",
@@ -122,13 +129,16 @@ def generate(
     return {"orders": orders}, rows
 
 
-def write_returns_csv(path: Path, rows: list[ReturnRow]) -> None:
+def write_returns_csv(path: Path, rows: list[ReturnRow], *, shop_numbers: bool = False) -> None:
+    """The returns CSV; ``shop_numbers`` names each order by the shop's own order number
+    (a ``shop_order`` column) instead of its Smartpay id, as finance sheets usually do."""
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(CSV_HEADER)
+        writer.writerow(SHOP_CSV_HEADER if shop_numbers else CSV_HEADER)
         for row in rows:
             amount = "" if row.amount is None else str(row.amount)
-            writer.writerow((row.order_id, amount, row.reason, row.reference, row.description))
+            order = row.shop_order if shop_numbers else row.order_id
+            writer.writerow((order, amount, row.reason, row.reference, row.description))
 
 
 def _id(rng: random.Random, kind: str) -> str:

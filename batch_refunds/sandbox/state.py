@@ -115,6 +115,7 @@ class SandboxState:
         self._rng = rng
         self._now_ms = now_ms
         self.orders: dict[str, OrderRec] = {}
+        self._orders_by_time: list[OrderRec] = []  # GET /orders, rebuilt when orders change
         self.payments: dict[str, PaymentRec] = {}
         self.refunds: dict[str, RefundRec] = {}  # insertion order is creation order
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
@@ -340,11 +341,18 @@ class SandboxState:
             del self.idempotency[(scope, key)]
 
     # ---- pagination ---------------------------------------------------------------------
-    def newest_first(self, kind: str) -> Iterator[tuple[int, Any]]:
-        """(position, record) pairs, newest first; positions are stable cursors."""
-        table: dict[str, Any] = self.refunds if kind == "refunds" else self.orders
-        items = list(table.values())
-        for index in range(len(items) - 1, -1, -1):
+    def newest_first(self, kind: str, before: int | None = None) -> Iterator[tuple[int, Any]]:
+        """(position, record) pairs, newest first, from just below ``before``; positions are
+        cursors, stable while nothing older than the cursor is added. Refunds are listed in
+        creation order; orders by ``createdAt`` (a seed may give any), ties by insertion."""
+        if kind == "refunds":
+            items: list[Any] = list(self.refunds.values())
+        else:
+            if len(self._orders_by_time) != len(self.orders):
+                self._orders_by_time = sorted(self.orders.values(), key=lambda o: o.created_at)
+            items = self._orders_by_time
+        start = len(items) if before is None else min(before, len(items))
+        for index in range(start - 1, -1, -1):
             yield index, items[index]
 
 

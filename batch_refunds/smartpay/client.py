@@ -304,6 +304,51 @@ class SmartpayClient:
                 )
             seen.add(token)
 
+    async def list_orders(
+        self, *, page_size: int = 100, max_items: int | None = None
+    ) -> AsyncIterator[Order]:
+        """Every order, newest first as far as anyone outside Smartpay can tell, one
+        ``GET /orders?expand=no`` page at a time as it is consumed (payments as ids).
+
+        ``max_items`` (default ``max_list_items``) bounds the walk, and pages past what it
+        needs count as endless; a page token handed out twice is ``EndlessList`` too.
+        """
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise ValueError(f"page_size: must be a whole number ≥ 1, got {page_size!r}")
+        max_items = self._config.max_list_items if max_items is None else max_items
+        max_pages = max(self._config.max_list_pages, -(-max_items // page_size) + 1)
+        path = "/orders"
+        token: str | None = None
+        seen: set[str] = set()
+        pages = items = 0
+        while True:
+            params = {"maxResults": str(page_size), "expand": "no"}
+            if token is not None:
+                params["pageToken"] = token
+            data = (await self._answer("GET", path, params=params)).data
+            pages += 1
+            orders, token = self._parse(wire.parse_order_page, data, "GET", path)
+            for order in orders:
+                self._verify(verify.check_mode, order, "GET", path, live=self._config.live)
+                if items == max_items:
+                    raise self._endless(
+                        f"the order list went on past {max_items:,} orders ({pages:,} pages)"
+                    )
+                items += 1
+                yield order
+            if token is None:
+                return
+            if token in seen:
+                raise self._endless(
+                    f"the order list handed out page token {token[:40]!r} a second time, "
+                    f"after {pages:,} pages and {items:,} orders"
+                )
+            if pages == max_pages:
+                raise self._endless(
+                    f"the order list went on past {max_pages:,} pages ({items:,} orders)"
+                )
+            seen.add(token)
+
     # --- one request, with retries --------------------------------------------------------
 
     async def _answer(

@@ -102,6 +102,15 @@ def parse_refund_page(data: object) -> tuple[tuple[Refund, ...], str | None]:
     return tuple(parse_refund(item) for item in _list(obj.get("data"))), token or None
 
 
+def parse_order_page(data: object) -> tuple[tuple[Order, ...], str | None]:
+    """One page of ``GET /orders``: its orders and the next page's token (``None`` at the end)."""
+    obj = _object(data, "collection")
+    token = obj.get("nextPageToken")
+    if token is not None and not isinstance(token, str):
+        raise WireError(f"collection.nextPageToken: expected a string, got {_kind(token)}")
+    return tuple(parse_order(item) for item in _list(obj.get("data"))), token or None
+
+
 def parse_collection(data: object) -> tuple[Any, ...]:
     """Any list answer (``object: "collection"`` with a ``data`` array), items left unread."""
     obj = _object(data, "collection")

@@ -60,3 +60,32 @@ async def test_plan_takes_full_refunds(make_sandbox: MakeSandbox, tmp_path: Path
     assert code == 0, out
     assert "¥4,000" in out
     assert server.state.all_refunds() == []
+
+
+async def test_orders_since_bounds_the_walk_for_shop_order_numbers(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """``--orders-since`` reaches the run: a shop number on an order created before it is
+    rejected naming the flag; a date that is no date is a usage error (exit 2)."""
+    server = await make_sandbox()  # its clock stands at 2025-11-24
+    order = server.state.add_order(amount=9_000, reference="ORD-2025-00001")
+    server.state.add_payment(order.id, 9_000)
+    path = tmp_path / "shop.csv"
+    path.write_text("注文番号,返金額\nORD-2025-00001,1200\n", encoding="utf-8")
+
+    code, out, _ = await batch_refunds(
+        server, tmp_path, "plan", str(path), "--orders-since", "2025-12-01"
+    )
+    assert code == 1
+    assert "order.shop-number-not-found" in out
+    assert "--orders-since" in out
+    code, out, _ = await batch_refunds(
+        server, tmp_path, "plan", str(path), "--orders-since", "2025-11-01"
+    )
+    assert code == 0, out
+    code, _, err = await batch_refunds(
+        server, tmp_path, "plan", str(path), "--orders-since", "soon"
+    )
+    assert code == 2
+    assert "2026-09-01" in err
+    assert server.state.all_refunds() == []

@@ -392,3 +392,28 @@ async def test_a_row_held_as_maybe_changed_is_sent_once_the_person_says_it_is_ne
     await console.wait_finished(plan_id)
     _, page = await console.get(f"/runs/{plan_id}")
     assert "Send 1 refund(s), ¥1,000 in total?" in page
+
+
+async def test_a_file_of_shop_order_numbers_is_planned_and_run_like_any_other(
+    make_console: MakeConsole,
+) -> None:
+    """The console takes the shop-number sample as the CLI does: 注文番号 read as the shop's
+    numbers, each resolved to its order, and the run refunds exactly what the plan showed."""
+    console = await make_console()
+    upload_id, plan_id = await _planned(console, SAMPLE.parent / "refunds_shop_numbers.csv")
+    _, page = await console.get(f"/uploads/{upload_id}")
+    assert "shop_order" in page
+    _, page = await console.get(f"/runs/{plan_id}")
+    assert "Send 5 refund(s), ¥44,890 in total?" in page
+    before = {r.id for r in console.sandbox.state.all_refunds()}
+    status, location, _ = await console.post(f"/runs/{plan_id}/approve")
+    assert status == 303
+    run_id = location.rsplit("/", 1)[1]
+    await console.wait_finished(run_id)
+    response = await console.client.get(f"/runs/{run_id}/files/reconciliation.csv")
+    rows = list(csv.DictReader(io.StringIO((await response.read()).decode("utf-8-sig"))))
+    assert [r["status"] for r in rows] == ["refunded"] * 5
+    assert rows[2]["shop_order"] == "ＯＲＤ－２０２６－００１０３"
+    assert all(r["order_id"].startswith("order_test_") for r in rows)
+    made = [r for r in console.sandbox.state.all_refunds() if r.id not in before]
+    assert sum(r.amount for r in made) == 44_890

@@ -12,7 +12,7 @@ import pytest
 
 PURE = ["models", "money", "text", "allocation", "identity", "ledger", "errors", "api", "attempts",
         "exit_codes", "progress"]  # fmt: skip
-NO_HTTP = ["engine", "planning", "runner", "journal", "report", "intake"]
+NO_HTTP = ["engine", "planning", "runner", "journal", "report", "intake", "shop_orders"]
 
 
 def _loaded_after(module: str) -> set[str]:
@@ -34,7 +34,8 @@ def test_engine_and_reports_never_load_aiohttp(module: str) -> None:
     assert "aiohttp" not in _loaded_after(module)
 
 
-LAYERS = ["cli", "console", "inbox", "runner", "report", "engine", "planning", "lookup", "journal",
+LAYERS = ["cli", "console", "inbox", "runner", "report", "engine", "planning", "lookup",
+          "shop_orders", "journal",
           "journal_writer", "intake", "progress", "smartpay", "sandbox", "attempts", "stopping",
           "api", "exit_codes", "ledger",
           "allocation", "identity", "money", "text", "models", "errors"]  # fmt: skip

@@ -96,10 +96,11 @@ def test_row_cells_neutralise_every_text_column() -> None:
             error_code="+code",
             message="=msg",
             reference="ok",
+            shop_order="=ORD-1",
         )
     )
-    assert cells == (7, "'=order", "'-p1;p2", "JPY", None, None, 0, 0, "'@r", "failed",
-                     "'+code", "'=msg", "ok", 0)  # fmt: skip
+    assert cells == (7, "'=order", "'=ORD-1", "'-p1;p2", "JPY", None, None, 0, 0, "'@r",
+                     "failed", "'+code", "'=msg", "ok", 0)  # fmt: skip
 
 
 @pytest.mark.parametrize("bad", [1.0, Decimal("1"), True, "1", None])

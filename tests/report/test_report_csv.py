@@ -20,7 +20,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def test_csv_starts_with_bom_and_exact_header(report: RunReport, tmp_path: Path) -> None:
-    """The file opens with a UTF-8 BOM, then the fourteen columns in the agreed order."""
+    """The file opens with a UTF-8 BOM, then the fifteen columns in the agreed order."""
     paths = write_report(report, tmp_path)
     raw = paths.csv.read_bytes()
     assert raw.startswith(BOM)
@@ -29,6 +29,7 @@ def test_csv_starts_with_bom_and_exact_header(report: RunReport, tmp_path: Path)
     assert header == [
         "row",
         "order_id",
+        "shop_order",
         "payment_ids",
         "currency",
         "requested_amount",

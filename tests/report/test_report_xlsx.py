@@ -40,7 +40,7 @@ def test_rows_header_matches_csv_bold_and_frozen(book: Any) -> None:
     assert tuple(cell.value for cell in sheet[1]) == ROW_COLUMNS
     assert all(cell.font.bold for cell in sheet[1])
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:N5"
+    assert sheet.auto_filter.ref == "A1:O5"
     assert not any(cell.font.bold for cell in sheet[2])
 
 
@@ -72,8 +72,8 @@ def test_rows_text_values(book: Any) -> None:
 def test_rows_columns_are_wide_enough_for_ids(book: Any) -> None:
     """Widths follow the content: the two-payment column is wider than the currency column."""
     dims = book["Rows"].column_dimensions
-    assert dims["C"].width > len("payment_test_B1;payment_test_B2")
-    assert dims["D"].width < dims["C"].width
+    assert dims["D"].width > len("payment_test_B1;payment_test_B2")
+    assert dims["E"].width < dims["D"].width
 
 
 def test_refunds_sheet(book: Any) -> None:
@@ -183,14 +183,14 @@ def test_every_row_keeps_its_own_amounts(report: RunReport, tmp_path: Path) -> N
     )
     book = openpyxl.load_workbook(write_report(replace(report, rows=many), tmp_path).xlsx)
     got = [
-        (line[4].value, line[5].value, line[6].value, line[7].value)
+        (line[5].value, line[6].value, line[7].value, line[8].value)
         for line in book["Rows"].iter_rows(min_row=2)
     ]
     assert got == [
         (o.requested_amount, o.refundable_before, o.already_refunded, o.refunded_amount)
         for o in many
     ]
-    formats = {c.number_format for line in book["Rows"].iter_rows(min_row=2, min_col=6, max_col=8)
+    formats = {c.number_format for line in book["Rows"].iter_rows(min_row=2, min_col=7, max_col=9)
                for c in line}  # fmt: skip
     assert formats == {"#,##0"}
     refund_amounts = [line[4].value for line in book["Refunds"].iter_rows(min_row=2)]

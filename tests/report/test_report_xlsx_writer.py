@@ -139,7 +139,7 @@ def test_calamine_reads_the_model_back(representative: RunReport) -> None:
     got = [[int(c) if type(c) is float else c for c in line] + [""] * (width - len(line))
            for line in rows]  # fmt: skip
     assert got == expected
-    assert "'＝1+1" in {line[11] for line in got}  # the full-width trigger, neutralised
+    assert "'＝1+1" in {line[12] for line in got}  # the full-width trigger, neutralised
 
 
 def test_text_that_looks_escaped_or_erroneous_reads_back_as_typed(
@@ -156,7 +156,7 @@ def test_text_that_looks_escaped_or_erroneous_reads_back_as_typed(
     )
     rows = CalamineWorkbook.from_filelike(io.BytesIO(_render(write_xlsx, odd)))
     header, line = rows.get_sheet_by_name("Rows").to_python()
-    assert (line[11], line[12], header[14], line[14]) == ("_x00_", "_x0041_", "#N/A", "#DIV/0!")
+    assert (line[12], line[13], header[15], line[15]) == ("_x00_", "_x0041_", "#N/A", "#DIV/0!")
 
 
 class _Boom(Exception):

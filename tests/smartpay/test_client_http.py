@@ -694,3 +694,16 @@ async def test_a_stopping_run_does_not_retry(mocked: aioresponses, fake_time: Fa
         with pytest.raises(errors.ConnectionFailed):
             await client.get_refund("refund_test_r1")
     assert len(calls(mocked, "GET", url)) == 1
+
+
+async def test_list_orders_stops_on_a_repeated_token(
+    mocked: aioresponses, fake_time: FakeTime
+) -> None:
+    """The order list handing back the same token twice raises instead of looping forever."""
+    orders = REFUNDS.replace("/refunds", "/orders")
+    page = {"object": "collection", "data": [], "nextPageToken": "same"}
+    mocked.get(f"{orders}?maxResults=100&expand=no", payload=page)
+    mocked.get(f"{orders}?maxResults=100&expand=no&pageToken=same", payload=page, repeat=True)
+    async with make_client(fake_time) as client:
+        with pytest.raises(errors.EndlessList, match="page token 'same' a second time"):
+            _ = [o async for o in client.list_orders()]

@@ -299,3 +299,22 @@ async def test_a_silent_server_times_out(sandbox_key: str) -> None:
     finally:
         never.set()
         await runner.cleanup()
+
+
+async def test_list_orders_pages_newest_first_by_creation_time(
+    client: SmartpayClient, sandbox: SandboxServer
+) -> None:
+    """Orders seeded in any order of createdAt come back newest first by it, with their
+    references, two a page, each page fetched once; ``max_items`` bounds the walk."""
+    state = sandbox.state
+    base = 1_900_000_000_000  # newer than every order the fixture made
+    made = [state.add_order(amount=1000, reference=f"ORD-{n}", created_at=base + n * 1000)
+            for n in (3, 1, 4, 2, 5)]  # fmt: skip
+    before = state.requests_served("GET", "/v1/orders")
+    listed = [o async for o in client.list_orders(page_size=2)]
+    newest = sorted(made, key=lambda o: o.created_at, reverse=True)
+    assert [o.id for o in listed[:5]] == [o.id for o in newest]
+    assert [o.reference for o in listed[:5]] == ["ORD-5", "ORD-4", "ORD-3", "ORD-2", "ORD-1"]
+    assert state.requests_served("GET", "/v1/orders") - before == -(-len(state.orders) // 2)
+    with pytest.raises(errors.EndlessList, match="past 3 orders"):
+        _ = [o async for o in client.list_orders(page_size=2, max_items=3)]
