@@ -241,3 +241,32 @@ def timezone_of(args: argparse.Namespace) -> str:
     except ValueError as exc:
         raise ConfigError(f"--timezone: {exc}") from None
     return name
+
+
+def add_order_window_options(parser: argparse.ArgumentParser) -> None:
+    """Where shop order numbers are looked for: ``--orders-since``, ``--max-orders-scanned``."""
+    from batch_refunds.shop_orders import DEFAULT_MAX_ORDERS_SCANNED, DEFAULT_WINDOW_DAYS
+
+    parser.add_argument(
+        "--orders-since",
+        type=local_date,
+        metavar="DATE",
+        help="shop order numbers are looked for among orders created since DATE "
+        f"(default: the last {DEFAULT_WINDOW_DAYS} days)",
+    )
+    parser.add_argument(
+        "--max-orders-scanned",
+        type=positive_int,
+        metavar="N",
+        default=DEFAULT_MAX_ORDERS_SCANNED,
+        help="and among at most the N newest orders (default %(default)s)",
+    )
+
+
+def order_window(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``RunOptions`` fields of ``add_order_window_options``, with the flags' way out."""
+    return {
+        "orders_since": args.orders_since,
+        "max_orders_scanned": args.max_orders_scanned,
+        "orders_widen": "pass an earlier --orders-since (or a larger --max-orders-scanned)",
+    }

@@ -15,9 +15,11 @@ from batch_refunds.cli.common import (
     add_api_options,
     add_guardrail_options,
     add_input_options,
+    add_order_window_options,
     client_config,
     error,
     load_options,
+    order_window,
     positive_float,
 )
 from batch_refunds.errors import ConfigError
@@ -53,6 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_input_options(parser, positional=False)
     add_api_options(parser)
     add_guardrail_options(parser, sending=True)  # for each file, as for run
+    add_order_window_options(parser)
     parser.add_argument(
         "--new-refunds",
         action="store_true",
@@ -115,6 +118,7 @@ def _main(args: argparse.Namespace) -> int:
             max_amount=args.max_amount,
             max_total=args.max_total,
             new_refunds=args.new_refunds,
+            **order_window(args),
             concurrency=args.concurrency,
             allow_live=args.live,
         )

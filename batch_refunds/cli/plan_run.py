@@ -19,18 +19,17 @@ from batch_refunds.cli.common import (
     add_api_options,
     add_guardrail_options,
     add_input_options,
+    add_order_window_options,
     add_timezone_option,
     client_config,
     error,
     load_options,
-    local_date,
-    positive_int,
+    order_window,
     timezone_of,
 )
 from batch_refunds.errors import ConfigError, InputFileError
 from batch_refunds.exit_codes import EXIT_NOT_STARTED, EXIT_ROWS_NOT_DONE
 from batch_refunds.money import format_yen
-from batch_refunds.shop_orders import DEFAULT_MAX_ORDERS_SCANNED, DEFAULT_WINDOW_DAYS
 
 if TYPE_CHECKING:
     from batch_refunds.journal import Journal
@@ -76,20 +75,7 @@ def _add_options(parser: argparse.ArgumentParser, *, run: bool) -> None:
         "reference that is no longer in the file (hold.earlier-row-missing) are new refunds: "
         "send them",
     )
-    parser.add_argument(
-        "--orders-since",
-        type=local_date,
-        metavar="DATE",
-        help="shop order numbers are looked for among orders created since DATE "
-        f"(default: the last {DEFAULT_WINDOW_DAYS} days)",
-    )
-    parser.add_argument(
-        "--max-orders-scanned",
-        type=positive_int,
-        metavar="N",
-        default=DEFAULT_MAX_ORDERS_SCANNED,
-        help="and among at most the N newest orders (default %(default)s)",
-    )
+    add_order_window_options(parser)
     if run:
         parser.add_argument("--yes", action="store_true", help="do not ask before sending")
 
@@ -127,9 +113,7 @@ def _main(args: argparse.Namespace, *, mode: str) -> int:
         max_total=getattr(args, "max_total", None),
         concurrency=args.concurrency,
         allow_live=getattr(args, "live", False),
-        orders_since=args.orders_since,
-        max_orders_scanned=args.max_orders_scanned,
-        orders_widen="pass an earlier --orders-since (or a larger --max-orders-scanned)",
+        **order_window(args),
         timezone=zone,
     )
     try:

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,33 @@ async def test_watch_keeps_passing_and_stops_cleanly_on_sigterm(
     process.send_signal(signal.SIGTERM)
     await asyncio.wait_for(process.communicate(), DEADLINE_S)
     assert process.returncode == 0
+
+
+async def test_the_inbox_looks_for_shop_numbers_within_orders_since(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """``inbox --orders-since`` bounds the order walk as ``run``'s does: a shop number older
+    than the date is rejected naming the flag; one within it is refunded."""
+    server = await make_sandbox()
+    day_ms = 24 * 60 * 60 * 1000
+    now_ms = server.clock.now_ms()
+    for reference, days_ago in (("ORD-OLD", 60), ("ORD-NEW", 1)):
+        order = server.state.add_order(
+            amount=5000, reference=reference, created_at=now_ms - days_ago * day_ms
+        )
+        server.state.add_payment(order.id, 5000, created_at=now_ms - days_ago * day_ms)
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "shop.csv").write_text(
+        "shop_order,amount\nORD-OLD,1000\nORD-NEW,1000\n", encoding="utf-8"
+    )
+    since = datetime.fromtimestamp((now_ms - 30 * day_ms) / 1000, UTC).strftime("%Y-%m-%d")
+
+    code, out, _ = await _pass(server, tmp_path, "--json", "--orders-since", since)
+
+    assert code == 1
+    (report,) = (tmp_path / "inbox" / ATTENTION_DIR).glob("*/reconciliation.csv")
+    text = report.read_text(encoding="utf-8-sig")
+    assert "order.shop-number-not-found" in text
+    assert "--orders-since" in text
+    assert [r.amount for r in server.state.all_refunds()] == [1000]
+    assert json.loads(out)["rows_refunded"] == 1
