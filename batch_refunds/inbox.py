@@ -37,7 +37,6 @@ journal's own lock still stands behind it.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import hashlib
 import os
 import shutil
@@ -47,7 +46,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from batch_refunds.api import SmartpayApi
 from batch_refunds.errors import (
@@ -66,6 +65,7 @@ from batch_refunds.exit_codes import (
     EXIT_OK,
     EXIT_ROWS_NOT_DONE,
 )
+from batch_refunds.filelock import FileLock
 from batch_refunds.journal import Journal, ReportedProblem, RunRecord
 from batch_refunds.models import RowOutcome, Status
 from batch_refunds.money import format_yen
@@ -96,49 +96,23 @@ def is_temporary(name: str) -> bool:
     return name.startswith((".", "~$")) or lowered.endswith(TEMPORARY_SUFFIXES)
 
 
-class InboxLock:
+class InboxLock(FileLock):
     """An exclusive OS lock on ``<DIR>/.inbox.lock``: one pass at a time per inbox."""
 
     def __init__(self, directory: Path) -> None:
-        self.path = directory / LOCK_NAME
-        self._file: IO[str] | None = None
+        super().__init__(directory / LOCK_NAME)
 
-    def acquire(self) -> None:
-        try:
-            handle = self.path.open("a+", encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                f"the inbox {self.path.parent} cannot be written: {exc.strerror or exc}",
-                option="directory",
-            ) from None
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise InboxBusy(
-                f"the inbox {self.path.parent} is being processed by {holder}; nothing was "
-                "touched, the next pass will pick up what is new"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        self._file = handle
+    def busy(self, holder: str) -> Exception:
+        return InboxBusy(
+            f"the inbox {self.path.parent} is being processed by {holder}; nothing was "
+            "touched, the next pass will pick up what is new"
+        )
 
-    def release(self) -> None:
-        if self._file is not None:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
-
-    def __enter__(self) -> InboxLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
+    def unwritable(self, exc: OSError) -> Exception:
+        return ConfigError(
+            f"the inbox {self.path.parent} cannot be written: {exc.strerror or exc}",
+            option="directory",
+        )
 
 
 @dataclass(frozen=True, slots=True)

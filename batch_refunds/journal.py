@@ -54,7 +54,6 @@ lives here and in ``journal_writer`` only.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import secrets
@@ -63,9 +62,10 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Se
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from batch_refunds.errors import ConfigError, JournalBusy, JournalUnwritable
+from batch_refunds.filelock import FileLock
 from batch_refunds.identity import MARKER_KEY
 from batch_refunds.journal_writer import GroupCommitter, Statement, Writer, configure, connect
 from batch_refunds.models import (
@@ -275,49 +275,22 @@ class ReportedProblem:
     error_code: str | None
 
 
-class JournalLock:
+class JournalLock(FileLock):
     """An exclusive OS lock on ``<journal>.lock``: one active run per journal."""
 
     def __init__(self, journal_path: Path) -> None:
-        self.path = journal_path.with_name(journal_path.name + ".lock")
-        self._file: IO[str] | None = None
+        super().__init__(journal_path.with_name(journal_path.name + ".lock"), make_parent=True)
 
-    def acquire(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = self.path.open("a+", encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                f"the journal's folder {self.path.parent} cannot be written: {_reason(exc)}"
-            ) from None
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise JournalBusy(
-                f"the journal {self.path.with_suffix('')} is in use by {holder}; "
-                "wait for that run to finish (two runs on one journal could race)"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        self._file = handle
+    def busy(self, holder: str) -> Exception:
+        return JournalBusy(
+            f"the journal {self.path.with_suffix('')} is in use by {holder}; "
+            "wait for that run to finish (two runs on one journal could race)"
+        )
 
-    def release(self) -> None:
-        if self._file is not None:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
-
-    def __enter__(self) -> JournalLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
+    def unwritable(self, exc: OSError) -> Exception:
+        return ConfigError(
+            f"the journal's folder {self.path.parent} cannot be written: {_reason(exc)}"
+        )
 
 
 def _reason(exc: BaseException) -> str:

@@ -37,7 +37,7 @@ def test_engine_and_reports_never_load_aiohttp(module: str) -> None:
 LAYERS = ["cli", "console", "inbox", "runner", "report", "engine", "planning", "lookup",
           "shop_orders", "journal",
           "journal_writer", "intake", "progress", "smartpay", "sandbox", "attempts", "stopping",
-          "api", "exit_codes", "ledger",
+          "api", "filelock", "exit_codes", "ledger",
           "allocation", "identity", "money", "text", "models", "errors"]  # fmt: skip
 """Top to bottom, as the README's Architecture section draws them: a module may import only
 modules below its own layer (and its own package). ``__main__`` files are entry points."""
