@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv browser test test-long check lint typecheck demo console bench sandbox clean
+.PHONY: venv browser node test test-long check lint typecheck demo console bench sandbox clean
 
 venv: $(STAMP)
 
@@ -21,7 +21,14 @@ browser:
 		echo "installing chromium and chromium-driver for the browser test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-ipafont-gothic; }
 
-test: venv browser
+# The Node SDK cross-check (tests/sandbox/test_node_sdk.py) runs Smartpay's official SDK
+# against the sandbox: Node.js and npm, installed the same way when missing.
+node:
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+		echo "installing nodejs and npm for the Node SDK cross-check"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+
+test: venv browser node
 	$(BIN)/python -m pytest
 
 test-long: venv

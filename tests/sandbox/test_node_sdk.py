@@ -28,7 +28,9 @@ def node_sdk() -> Path:
     """tests/node with the pinned SDK installed (``npm ci`` at most once per session)."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        pytest.skip("node and npm are not on PATH: the Node SDK cross-check needs both")
+        # make test installs them (its `node` step); a suite run without them fails here,
+        # it never skips the cross-check silently.
+        pytest.fail("node and npm are not on PATH: the Node SDK cross-check needs both")
     installed = NODE_DIR / "node_modules" / "@smartpay" / "sdk-node" / "package.json"
     if not _has_version(installed, PINNED_VERSION):
         result = subprocess.run(
