@@ -29,7 +29,7 @@ import json
 import logging
 import random as _random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -69,6 +69,7 @@ USER_AGENT = f"batch-refunds/{__version__}"
 REPLAYED_HEADER = "Idempotency-Replayed"
 
 _T = TypeVar("_T")
+_Listed = TypeVar("_Listed", bound=Order | Refund)
 _log = logging.getLogger("batch_refunds.smartpay")
 
 # Failures that happen before a byte of the request leaves: safe to retry even without a key.
@@ -268,41 +269,13 @@ class SmartpayClient:
         """
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise ValueError(f"page_size: must be a whole number ≥ 1, got {page_size!r}")
-        max_pages, max_items = self._config.max_list_pages, self._config.max_list_items
-        path = "/refunds"
-        token: str | None = None
-        seen: set[str] = set()
-        pages = items = 0
-        while True:
-            params = {"maxResults": str(page_size)}
-            if token is not None:
-                params["pageToken"] = token
-            data = (await self._answer("GET", path, params=params)).data
-            pages += 1
-            refunds, token = self._parse(wire.parse_refund_page, data, "GET", path)
-            for refund in refunds:
-                self._verify(verify.check_mode, refund, "GET", path, live=self._config.live)
-                if items == max_items:
-                    raise self._endless(
-                        f"the refund list went on past max_list_items={max_items:,} refunds "
-                        f"({pages:,} pages); raise max_list_items if the account really holds "
-                        "more"
-                    )
-                items += 1
-                yield refund
-            if token is None:
-                return
-            if token in seen:
-                raise self._endless(
-                    f"the refund list handed out page token {token[:40]!r} a second time, "
-                    f"after {pages:,} pages and {items:,} refunds"
-                )
-            if pages == max_pages:
-                raise self._endless(
-                    f"the refund list went on past max_list_pages={max_pages:,} pages "
-                    f"({items:,} refunds); raise max_list_pages if the account really holds more"
-                )
-            seen.add(token)
+        pages = self._walk(
+            "/refunds", {}, wire.parse_refund_page, "refund", page_size=page_size,
+            max_items=self._config.max_list_items, max_pages=self._config.max_list_pages,
+            config_bounds=True,
+        )  # fmt: skip
+        async for refund in pages:
+            yield refund
 
     async def list_orders(
         self, *, page_size: int = 100, max_items: int | None = None
@@ -317,36 +290,67 @@ class SmartpayClient:
             raise ValueError(f"page_size: must be a whole number ≥ 1, got {page_size!r}")
         max_items = self._config.max_list_items if max_items is None else max_items
         max_pages = max(self._config.max_list_pages, -(-max_items // page_size) + 1)
-        path = "/orders"
+        pages = self._walk(
+            "/orders", {"expand": "no"}, wire.parse_order_page, "order", page_size=page_size,
+            max_items=max_items, max_pages=max_pages, config_bounds=False,
+        )  # fmt: skip
+        async for order in pages:
+            yield order
+
+    async def _walk(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        parse: Callable[[object], tuple[Sequence[_Listed], str | None]],
+        noun: str,
+        *,
+        page_size: int,
+        max_items: int,
+        max_pages: int,
+        config_bounds: bool,
+    ) -> AsyncIterator[_Listed]:
+        """A list endpoint's items, one page at a time as they are consumed, each checked for
+        the key's mode. ``EndlessList`` when a page token comes back a second time, or before
+        a page past ``max_pages`` or an item past ``max_items`` (``config_bounds``: those are
+        ``max_list_pages``/``max_list_items``, and the message says so)."""
+        items_bound = f"max_list_items={max_items:,}" if config_bounds else f"{max_items:,}"
+        pages_bound = f"max_list_pages={max_pages:,}" if config_bounds else f"{max_pages:,}"
         token: str | None = None
         seen: set[str] = set()
         pages = items = 0
         while True:
-            params = {"maxResults": str(page_size), "expand": "no"}
+            query = {"maxResults": str(page_size), **params}
             if token is not None:
-                params["pageToken"] = token
-            data = (await self._answer("GET", path, params=params)).data
+                query["pageToken"] = token
+            data = (await self._answer("GET", path, params=query)).data
             pages += 1
-            orders, token = self._parse(wire.parse_order_page, data, "GET", path)
-            for order in orders:
-                self._verify(verify.check_mode, order, "GET", path, live=self._config.live)
+            listed, token = self._parse(parse, data, "GET", path)
+            for item in listed:
+                self._verify(verify.check_mode, item, "GET", path, live=self._config.live)
                 if items == max_items:
                     raise self._endless(
-                        f"the order list went on past {max_items:,} orders ({pages:,} pages)"
-                    )
+                        f"the {noun} list went on past {items_bound} {noun}s ({pages:,} pages)"
+                        + ("; raise max_list_items if the account really holds more"
+                           if config_bounds else ""),
+                        path,
+                    )  # fmt: skip
                 items += 1
-                yield order
+                yield item
             if token is None:
                 return
             if token in seen:
                 raise self._endless(
-                    f"the order list handed out page token {token[:40]!r} a second time, "
-                    f"after {pages:,} pages and {items:,} orders"
+                    f"the {noun} list handed out page token {token[:40]!r} a second time, "
+                    f"after {pages:,} pages and {items:,} {noun}s",
+                    path,
                 )
             if pages == max_pages:
                 raise self._endless(
-                    f"the order list went on past {max_pages:,} pages ({items:,} orders)"
-                )
+                    f"the {noun} list went on past {pages_bound} pages ({items:,} {noun}s)"
+                    + ("; raise max_list_pages if the account really holds more"
+                       if config_bounds else ""),
+                    path,
+                )  # fmt: skip
             seen.add(token)
 
     # --- one request, with retries --------------------------------------------------------
@@ -585,8 +589,8 @@ class SmartpayClient:
             return
         raise self._mask.error(error)
 
-    def _endless(self, message: str) -> EndlessList:
-        return self._mask.error(EndlessList(message, status=200, method="GET", path="/refunds"))
+    def _endless(self, message: str, path: str) -> EndlessList:
+        return self._mask.error(EndlessList(message, status=200, method="GET", path=path))
 
     # --- small helpers ----------------------------------------------------------------------
 
