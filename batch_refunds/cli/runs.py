@@ -69,6 +69,17 @@ def find_run(journal: Journal, given: str) -> RunRecord:
     return found
 
 
+def _zone(args: argparse.Namespace) -> tzinfo | None:
+    """``--timezone`` resolved, or ``None`` after saying what is wrong with it."""
+    from batch_refunds.report.zones import resolve_zone
+
+    try:
+        return resolve_zone(timezone_of(args))
+    except ConfigError as exc:
+        error(str(exc))
+        return None
+
+
 def _open(path: Path) -> Journal | None:
     if not path.exists():
         error(f"no journal at {path}: nothing has run yet")
@@ -77,12 +88,8 @@ def _open(path: Path) -> Journal | None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from batch_refunds.report.zones import resolve_zone
-
-    try:
-        zone = resolve_zone(timezone_of(args))
-    except ConfigError as exc:
-        error(str(exc))
+    zone = _zone(args)
+    if zone is None:
         return 2
     opened = _open(args.journal)
     if opened is None:
@@ -139,12 +146,8 @@ def _yen(amount: int | None) -> str:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from batch_refunds.report.zones import resolve_zone
-
-    try:
-        zone = resolve_zone(timezone_of(args))
-    except ConfigError as exc:
-        error(str(exc))
+    zone = _zone(args)
+    if zone is None:
         return 2
     opened = _open(args.journal)
     if opened is None:
