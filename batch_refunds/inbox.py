@@ -37,7 +37,6 @@ journal's own lock still stands behind it.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import shutil
 from collections import Counter
@@ -69,7 +68,7 @@ from batch_refunds.filelock import FileLock
 from batch_refunds.journal import Journal, ReportedProblem, RunRecord
 from batch_refunds.models import RowOutcome, Status
 from batch_refunds.money import format_yen
-from batch_refunds.runner import ReportNotWritten, RunOptions, run_batch
+from batch_refunds.runner import ReportNotWritten, RunOptions, file_sha256, iso_utc, run_batch
 
 DONE_DIR = "done"
 ATTENTION_DIR = "needs-attention"
@@ -275,7 +274,7 @@ async def _pass(
     log: Log,
 ) -> PassResult:
     inbox = options.directory
-    result = PassResult(inbox, _iso(now()))
+    result = PassResult(inbox, iso_utc(now()))
     if api.live and not options.run.allow_live:
         raise LiveKeyNotAllowed(
             "this is a live key (real money): sending refunds with it needs the caller's "
@@ -358,7 +357,7 @@ async def _one_file(
     now: Callable[[], datetime],
 ) -> FileResult:
     inbox = options.directory
-    digest = _sha256(path)
+    digest = file_sha256(path)
     earlier = [r for r in journal.runs_of_input(digest) if r.mode == "run" and r.finished_at]
     for record in reversed(earlier):
         if record.exit_code == EXIT_INTERRUPTED:
@@ -526,7 +525,7 @@ def _is_report(folder: Path) -> bool:
 def _holds_content(folder: Path, digest: str) -> bool:
     """Whether the report folder already holds the input (by content)."""
     for entry in folder.iterdir():
-        if entry.is_file() and entry.name not in _REPORT_FILES and _sha256(entry) == digest:
+        if entry.is_file() and entry.name not in _REPORT_FILES and file_sha256(entry) == digest:
             return True
     return False
 
@@ -558,15 +557,3 @@ def _fresh(path: Path) -> Path:
 
 def _stamp(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y%m%dT%H%M%SZ}"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -284,7 +284,7 @@ async def _run_locked(
     started, started_mono = now(), monotonic()
     run_id = new_run_id(started)
     invalid = invalid_outcomes(loaded)
-    digest = _sha256(options.input_path)
+    digest = file_sha256(options.input_path)
     detected = loaded.detected
     layout = InputLayout(detected.format, detected.encoding, detected.delimiter,
                          detected.sheet, loaded.input_header)  # fmt: skip
@@ -295,7 +295,7 @@ async def _run_locked(
         input_path=str(options.input_path),
         input_sha256=digest,
         rows=len(loaded.requests) + len(invalid),
-        started_at=_iso(started),
+        started_at=iso_utc(started),
         layout=layout,
         cells=cells,
     )
@@ -525,8 +525,8 @@ def _summary(
         counts=tuple(counts.items()),
         requested_total=sum(o.requested_yen for o in outcomes),
         refunded_total=sum(o.refunded_amount for o in outcomes),
-        started_at=_iso(started),
-        finished_at=_iso(finished),
+        started_at=iso_utc(started),
+        finished_at=iso_utc(finished),
         duration_s=round(duration_s, 3),
         requests=requests,
         exit_code=exit_code,
@@ -539,7 +539,8 @@ def _summary(
     )
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read 1 MiB at a time: what names an input."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -547,5 +548,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _iso(moment: datetime) -> str:
+def iso_utc(moment: datetime) -> str:
+    """``2026-12-02T01:20:33Z``: how the journal and summary.json write a moment."""
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
